@@ -1,0 +1,28 @@
+//! The protoc plugin: reads a `CodeGeneratorRequest` on stdin, writes a `CodeGeneratorResponse`
+//! on stdout. Everything else lives in the library.
+
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+use prost::Message;
+
+fn main() -> ExitCode {
+    if std::env::args()
+        .skip(1)
+        .any(|arg| arg == "--version" || arg == "-V")
+    {
+        println!("protoc-gen-greeter {}", protoc_gen_greeter::VERSION);
+        return ExitCode::SUCCESS;
+    }
+    let mut request = Vec::new();
+    if let Err(error) = std::io::stdin().read_to_end(&mut request) {
+        eprintln!("protoc-gen-greeter: cannot read the request from stdin: {error}");
+        return ExitCode::FAILURE;
+    }
+    let response = protoc_gen_greeter::execute(&request).encode_to_vec();
+    if let Err(error) = std::io::stdout().write_all(&response) {
+        eprintln!("protoc-gen-greeter: cannot write the response to stdout: {error}");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}

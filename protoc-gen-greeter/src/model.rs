@@ -1,0 +1,123 @@
+//! The small model the generator works from: services and methods with their Rust names, types,
+//! kinds and options, built once from prost-build's view (which resolves message types to Rust
+//! paths) and the descriptor pool (which keeps every option, custom ones included).
+
+use prost_build::Comments;
+use prost_reflect::DescriptorPool;
+use prost_types::method_options::IdempotencyLevel;
+
+use crate::error::Error;
+use crate::names::{self, MethodNames, ServiceNames};
+
+/// One service, as generated.
+#[derive(Debug)]
+pub struct Service {
+    /// Fully qualified name, e.g. `greeter.v1.Greeter`.
+    pub full_name: String,
+    pub names: ServiceNames,
+    pub comments: Comments,
+    pub deprecated: bool,
+    pub methods: Vec<Method>,
+}
+
+/// One method, as generated.
+#[derive(Debug)]
+pub struct Method {
+    /// Name as written in the proto, e.g. `SayHello`.
+    pub proto_name: String,
+    pub names: MethodNames,
+    pub comments: Comments,
+    /// Rust path of the request message, relative to the package module.
+    pub input: syn::Path,
+    /// Rust path of the response message, relative to the package module.
+    pub output: syn::Path,
+    pub client_streaming: bool,
+    pub server_streaming: bool,
+    pub idempotency: Idempotency,
+    pub deprecated: bool,
+}
+
+/// The `idempotency_level` option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idempotency {
+    Unknown,
+    NoSideEffects,
+    Idempotent,
+}
+
+impl Service {
+    /// Builds the model of one service that prost-build reported.
+    pub fn new(service: prost_build::Service, pool: &DescriptorPool) -> Result<Self, Error> {
+        let full_name = if service.package.is_empty() {
+            service.proto_name.clone()
+        } else {
+            format!("{}.{}", service.package, service.proto_name)
+        };
+        let descriptor = pool.get_service_by_name(&full_name).ok_or_else(|| {
+            Error::Descriptors(format!(
+                "service `{full_name}` is not in the descriptor pool"
+            ))
+        })?;
+        let file = descriptor.parent_file().name().to_owned();
+        let method_names =
+            names::method_names(service.methods.iter().map(|m| m.proto_name.as_str()));
+        let methods = service
+            .methods
+            .into_iter()
+            .zip(method_names)
+            .map(|(method, names)| Method::new(method, names, &file, &full_name))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            names: ServiceNames::new(&service.proto_name),
+            deprecated: service.options.deprecated(),
+            comments: service.comments,
+            full_name,
+            methods,
+        })
+    }
+
+    /// The HTTP/2 path of a method of this service.
+    pub fn path(&self, method: &Method) -> String {
+        format!("/{}/{}", self.full_name, method.proto_name)
+    }
+
+    /// Whether anything generated for this service carries `#[deprecated]`.
+    pub fn has_deprecated(&self) -> bool {
+        self.deprecated || self.methods.iter().any(|m| m.deprecated)
+    }
+}
+
+impl Method {
+    fn new(
+        method: prost_build::Method,
+        names: MethodNames,
+        file: &str,
+        service: &str,
+    ) -> Result<Self, Error> {
+        let rust_path = |rust_type: &str| {
+            syn::parse_str::<syn::Path>(rust_type).map_err(|e| Error::Unsupported {
+                file: file.to_owned(),
+                message: format!(
+                    "method `{service}.{}`: message type `{rust_type}` is not a Rust path: {e}",
+                    method.proto_name
+                ),
+            })
+        };
+        let idempotency = match method.options.idempotency_level() {
+            IdempotencyLevel::IdempotencyUnknown => Idempotency::Unknown,
+            IdempotencyLevel::NoSideEffects => Idempotency::NoSideEffects,
+            IdempotencyLevel::Idempotent => Idempotency::Idempotent,
+        };
+        Ok(Self {
+            input: rust_path(&method.input_type)?,
+            output: rust_path(&method.output_type)?,
+            deprecated: method.options.deprecated(),
+            client_streaming: method.client_streaming,
+            server_streaming: method.server_streaming,
+            proto_name: method.proto_name,
+            comments: method.comments,
+            names,
+            idempotency,
+        })
+    }
+}

@@ -1,0 +1,105 @@
+use tonic::Status;
+
+use crate::interceptor::{InterceptFuture, ServerCall, ServerInterceptor};
+
+/// Server interceptor that requires `authorization: Bearer <token>` on every call and answers
+/// `UNAUTHENTICATED` otherwise, before any handler runs.
+///
+/// The comparison takes the same time whatever the position of the first differing byte, so the
+/// token cannot be guessed byte by byte from response times.
+///
+/// ```
+/// use greeter_runtime::{ServerInterceptors, interceptors::BearerAuth};
+///
+/// let chain = ServerInterceptors::new().with(BearerAuth::new("some-secret-token"));
+/// assert_eq!(chain.len(), 1);
+/// ```
+#[derive(Clone)]
+pub struct BearerAuth {
+    token: String,
+}
+
+impl BearerAuth {
+    /// Accepts calls that carry exactly this token.
+    pub fn new(token: impl Into<String>) -> Self {
+        Self {
+            token: token.into(),
+        }
+    }
+
+    fn check(&self, call: &ServerCall<'_>) -> Result<(), Status> {
+        let value = call
+            .metadata()
+            .get("authorization")
+            .ok_or_else(|| Status::unauthenticated("missing authorization metadata"))?;
+        let presented = value
+            .to_str()
+            .ok()
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .ok_or_else(|| Status::unauthenticated("authorization must be `Bearer <token>`"))?;
+        if constant_time_eq(presented.as_bytes(), self.token.as_bytes()) {
+            Ok(())
+        } else {
+            Err(Status::unauthenticated("invalid token"))
+        }
+    }
+}
+
+impl std::fmt::Debug for BearerAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BearerAuth").finish_non_exhaustive()
+    }
+}
+
+impl ServerInterceptor for BearerAuth {
+    fn intercept<'a>(&'a self, call: &'a mut ServerCall<'_>) -> InterceptFuture<'a> {
+        Box::pin(std::future::ready(self.check(call)))
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Idempotency, MethodInfo, ServerInterceptors, StreamingKind};
+
+    const METHOD: MethodInfo = MethodInfo::new(
+        "t.S",
+        "M",
+        "/t.S/M",
+        StreamingKind::Unary,
+        Idempotency::Unknown,
+    );
+
+    async fn call_with(authorization: Option<&str>) -> Result<(), Status> {
+        let chain = ServerInterceptors::new().with(BearerAuth::new("secret"));
+        let mut request = tonic::Request::new(());
+        if let Some(value) = authorization {
+            request
+                .metadata_mut()
+                .insert("authorization", value.parse().unwrap());
+        }
+        chain.run(&METHOD, request).await.map(drop)
+    }
+
+    #[tokio::test]
+    async fn accepts_only_the_right_bearer_token() {
+        assert!(call_with(Some("Bearer secret")).await.is_ok());
+        for (value, message) in [
+            (None, "missing authorization metadata"),
+            (Some("secret"), "authorization must be `Bearer <token>`"),
+            (Some("Bearer secreT"), "invalid token"),
+            (Some("Bearer secret2"), "invalid token"),
+        ] {
+            let status = call_with(value).await.unwrap_err();
+            assert_eq!(status.code(), tonic::Code::Unauthenticated, "{value:?}");
+            assert_eq!(status.message(), message);
+        }
+    }
+}

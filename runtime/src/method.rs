@@ -1,0 +1,156 @@
+//! Static facts about one RPC method, emitted by the generator as a constant per method.
+
+use std::fmt;
+
+/// How messages flow in a method: the four gRPC call kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StreamingKind {
+    /// One request, one response.
+    Unary,
+    /// One request, a stream of responses.
+    ServerStreaming,
+    /// A stream of requests, one response.
+    ClientStreaming,
+    /// Streams in both directions.
+    BidiStreaming,
+}
+
+impl StreamingKind {
+    /// Builds the kind from the two `stream` flags of a proto method.
+    pub const fn from_flags(client_streaming: bool, server_streaming: bool) -> Self {
+        match (client_streaming, server_streaming) {
+            (false, false) => Self::Unary,
+            (false, true) => Self::ServerStreaming,
+            (true, false) => Self::ClientStreaming,
+            (true, true) => Self::BidiStreaming,
+        }
+    }
+
+    /// Whether the client sends a stream of messages.
+    pub const fn is_client_streaming(self) -> bool {
+        matches!(self, Self::ClientStreaming | Self::BidiStreaming)
+    }
+
+    /// Whether the server sends a stream of messages.
+    pub const fn is_server_streaming(self) -> bool {
+        matches!(self, Self::ServerStreaming | Self::BidiStreaming)
+    }
+
+    /// The name grpc-go and grpc-java use for this kind (`unary`, `server_streaming`, …).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Unary => "unary",
+            Self::ServerStreaming => "server_streaming",
+            Self::ClientStreaming => "client_streaming",
+            Self::BidiStreaming => "bidi_streaming",
+        }
+    }
+}
+
+impl fmt::Display for StreamingKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The `idempotency_level` method option of the proto.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Idempotency {
+    /// Not declared: the method may have side effects.
+    Unknown,
+    /// `NO_SIDE_EFFECTS`: safe to retry and to cache.
+    NoSideEffects,
+    /// `IDEMPOTENT`: safe to retry.
+    Idempotent,
+}
+
+/// Describes one RPC method; generated code holds one `const` of this type per method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MethodInfo {
+    service: &'static str,
+    method: &'static str,
+    path: &'static str,
+    kind: StreamingKind,
+    idempotency: Idempotency,
+}
+
+impl MethodInfo {
+    /// Creates the description; generated code calls this in a `const`.
+    pub const fn new(
+        service: &'static str,
+        method: &'static str,
+        path: &'static str,
+        kind: StreamingKind,
+        idempotency: Idempotency,
+    ) -> Self {
+        Self {
+            service,
+            method,
+            path,
+            kind,
+            idempotency,
+        }
+    }
+
+    /// Fully qualified service name, e.g. `greeter.v1.Greeter`.
+    pub const fn service(&self) -> &'static str {
+        self.service
+    }
+
+    /// Method name as written in the proto, e.g. `SayHello`.
+    pub const fn method(&self) -> &'static str {
+        self.method
+    }
+
+    /// HTTP/2 path of the method, e.g. `/greeter.v1.Greeter/SayHello`.
+    pub const fn path(&self) -> &'static str {
+        self.path
+    }
+
+    /// Which of the four call kinds the method is.
+    pub const fn kind(&self) -> StreamingKind {
+        self.kind
+    }
+
+    /// The method's declared idempotency level.
+    pub const fn idempotency(&self) -> Idempotency {
+        self.idempotency
+    }
+}
+
+impl fmt::Display for MethodInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_follow_the_stream_flags() {
+        assert_eq!(
+            StreamingKind::from_flags(false, false),
+            StreamingKind::Unary
+        );
+        assert_eq!(
+            StreamingKind::from_flags(false, true),
+            StreamingKind::ServerStreaming
+        );
+        assert_eq!(
+            StreamingKind::from_flags(true, false),
+            StreamingKind::ClientStreaming
+        );
+        assert_eq!(
+            StreamingKind::from_flags(true, true),
+            StreamingKind::BidiStreaming
+        );
+        assert!(StreamingKind::BidiStreaming.is_client_streaming());
+        assert!(!StreamingKind::ClientStreaming.is_server_streaming());
+        assert_eq!(
+            StreamingKind::ServerStreaming.to_string(),
+            "server_streaming"
+        );
+    }
+}
