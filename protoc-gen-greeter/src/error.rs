@@ -30,6 +30,9 @@ pub enum Error {
     /// prost-build rejected or failed on the input.
     #[error("generating messages failed: {0}")]
     Messages(String),
+    /// A bug: the generator (or a crate it uses) panicked; the panic was caught.
+    #[error("internal error: the generator panicked: {0}")]
+    Panic(String),
     /// The generator produced Rust that does not parse: a bug in the generator, reported rather
     /// than written out.
     #[error("internal error: generated code for `{file}` does not parse: {message}")]

@@ -41,7 +41,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// A `CodeGeneratorRequest` decoded with the proto files kept as raw bytes: decoding them into
 /// `prost_types` would drop custom options, which the descriptor pool keeps.
 #[derive(Clone, PartialEq, Message)]
-struct RawCodeGeneratorRequest {
+struct CodeGeneratorRequest {
     #[prost(string, repeated, tag = "1")]
     file_to_generate: Vec<String>,
     #[prost(string, optional, tag = "2")]
@@ -84,24 +84,56 @@ pub fn execute(request: &[u8]) -> CodeGeneratorResponse {
 }
 
 fn generate_from_request(request: &[u8]) -> Result<Vec<GeneratedFile>, Error> {
-    let request = RawCodeGeneratorRequest::decode(request)?;
+    let request = CodeGeneratorRequest::decode(request)?;
     let options = Options::parse(request.parameter.as_deref().unwrap_or_default())?;
-    let mut pool = DescriptorPool::new();
-    for file in &request.proto_file {
-        pool.decode_file_descriptor_proto(file.as_slice())
-            .map_err(|e| Error::Descriptors(e.to_string()))?;
-    }
+    let pool = load_pool(&request.proto_file)?;
     generate::generate(&pool, &request.file_to_generate, &options)
 }
 
+/// A `FileDescriptorSet` with its files kept as raw bytes, for the same reason.
+#[derive(Clone, PartialEq, Message)]
+struct FileDescriptorSet {
+    #[prost(bytes = "vec", repeated, tag = "1")]
+    file: Vec<Vec<u8>>,
+}
+
 /// Generates the files for `files_to_generate` from an encoded `FileDescriptorSet` that holds
-/// them and everything they import.
+/// them and everything they import, imports first (as protoc and protox write it).
 pub fn generate_from_descriptor_set(
     descriptor_set: &[u8],
     files_to_generate: &[String],
     options: &Options,
 ) -> Result<Vec<GeneratedFile>, Error> {
-    let pool =
-        DescriptorPool::decode(descriptor_set).map_err(|e| Error::Descriptors(e.to_string()))?;
+    let set = FileDescriptorSet::decode(descriptor_set)?;
+    let pool = load_pool(&set.file)?;
     generate::generate(&pool, files_to_generate, options)
+}
+
+/// Builds the descriptor pool from encoded files, checking first what the pool would otherwise
+/// assume (imports come first, syntax is one the generator supports).
+fn load_pool(files: &[Vec<u8>]) -> Result<DescriptorPool, Error> {
+    let mut pool = DescriptorPool::new();
+    for bytes in files {
+        let file = prost_types::FileDescriptorProto::decode(bytes.as_slice())?;
+        let syntax = file.syntax();
+        if !matches!(syntax, "" | "proto2" | "proto3") {
+            return Err(Error::Unsupported {
+                file: file.name().to_owned(),
+                message: format!("syntax `{syntax}` is not supported; use proto2 or proto3"),
+            });
+        }
+        if let Some(missing) = file
+            .dependency
+            .iter()
+            .find(|d| pool.get_file_by_name(d).is_none())
+        {
+            return Err(Error::Descriptors(format!(
+                "`{}` imports `{missing}`, which is not before it in the request",
+                file.name()
+            )));
+        }
+        pool.decode_file_descriptor_proto(bytes.as_slice())
+            .map_err(|e| Error::Descriptors(e.to_string()))?;
+    }
+    Ok(pool)
 }

@@ -14,6 +14,9 @@ fn main() -> ExitCode {
         println!("protoc-gen-greeter {}", protoc_gen_greeter::VERSION);
         return ExitCode::SUCCESS;
     }
+    // A panic inside the generator is caught and answered as an error response; keep stderr
+    // for protoc's own message rather than a backtrace.
+    std::panic::set_hook(Box::new(|_| {}));
     let mut request = Vec::new();
     if let Err(error) = std::io::stdin().read_to_end(&mut request) {
         eprintln!("protoc-gen-greeter: cannot read the request from stdin: {error}");

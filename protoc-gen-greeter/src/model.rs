@@ -27,10 +27,11 @@ pub struct Method {
     pub proto_name: String,
     pub names: MethodNames,
     pub comments: Comments,
-    /// Rust path of the request message, relative to the package module.
-    pub input: syn::Path,
-    /// Rust path of the response message, relative to the package module.
-    pub output: syn::Path,
+    /// Rust type of the request message, relative to the package module (`()` for
+    /// `google.protobuf.Empty`).
+    pub input: syn::Type,
+    /// Rust type of the response message, relative to the package module.
+    pub output: syn::Type,
     pub client_streaming: bool,
     pub server_streaming: bool,
     pub idempotency: Idempotency,
@@ -95,10 +96,10 @@ impl Method {
         service: &str,
     ) -> Result<Self, Error> {
         let rust_path = |rust_type: &str| {
-            syn::parse_str::<syn::Path>(rust_type).map_err(|e| Error::Unsupported {
+            syn::parse_str::<syn::Type>(rust_type).map_err(|e| Error::Unsupported {
                 file: file.to_owned(),
                 message: format!(
-                    "method `{service}.{}`: message type `{rust_type}` is not a Rust path: {e}",
+                    "method `{service}.{}`: message type `{rust_type}` is not a Rust type: {e}",
                     method.proto_name
                 ),
             })

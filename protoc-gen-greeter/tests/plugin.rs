@@ -1,0 +1,363 @@
+//! The plugin binary driven end to end: through a real (vendored) protoc, and with hand-made
+//! requests on stdin for what protoc would never send.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use prost::Message;
+use prost_types::compiler::{CodeGeneratorRequest, CodeGeneratorResponse};
+use prost_types::{FileDescriptorProto, compiler::code_generator_response::Feature};
+
+const PLUGIN: &str = env!("CARGO_BIN_EXE_protoc-gen-greeter");
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn protoc() -> PathBuf {
+    protoc_bin_vendored::protoc_bin_path().expect("vendored protoc")
+}
+
+/// Runs protoc with the plugin into a fresh directory; returns protoc's output and the directory.
+fn run_protoc(parameter: &str, includes: &[PathBuf], files: &[&str]) -> (Output, tempdir::Dir) {
+    let out = tempdir::Dir::new();
+    let mut command = Command::new(protoc());
+    command
+        .arg(format!("--plugin=protoc-gen-greeter={PLUGIN}"))
+        .arg(format!("--greeter_out={}", out.path().display()))
+        .arg(format!("--greeter_opt={parameter}"));
+    for include in includes {
+        command.arg("-I").arg(include);
+    }
+    command.args(files);
+    (command.output().expect("run protoc"), out)
+}
+
+fn greeter_includes() -> Vec<PathBuf> {
+    vec![workspace().join("proto")]
+}
+
+fn stress_includes() -> Vec<PathBuf> {
+    vec![
+        workspace().join("tests/proto"),
+        protoc_bin_vendored::include_path().expect("vendored protoc includes"),
+    ]
+}
+
+const STRESS_FILES: &[&str] = &[
+    "stress/common/v1/common.proto",
+    "stress/api/v1/api.proto",
+    "stress/type/type.proto",
+    "stress/api/api.proto",
+];
+
+/// Compares every file in `generated` with `tests/golden/<name>`; `UPDATE_GOLDEN=1` rewrites the
+/// golden files instead (and removes stale ones).
+fn assert_golden(generated: &Path, name: &str) {
+    let golden = workspace().join("tests/golden").join(name);
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1");
+    let produced = list(generated);
+    if update {
+        let _ = std::fs::remove_dir_all(&golden);
+        std::fs::create_dir_all(&golden).unwrap();
+        for file in &produced {
+            std::fs::copy(generated.join(file), golden.join(file)).unwrap();
+        }
+        return;
+    }
+    assert_eq!(
+        produced,
+        list(&golden),
+        "generated file set differs from tests/golden/{name} (UPDATE_GOLDEN=1 to accept)"
+    );
+    for file in &produced {
+        let want = std::fs::read_to_string(golden.join(file)).unwrap();
+        let got = std::fs::read_to_string(generated.join(file)).unwrap();
+        assert!(
+            want == got,
+            "tests/golden/{name}/{file} differs from the plugin output (UPDATE_GOLDEN=1 to accept)"
+        );
+    }
+}
+
+fn list(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn assert_success(output: &Output) {
+    assert!(
+        output.status.success(),
+        "protoc failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn greeter_through_protoc_matches_golden() {
+    let (output, out) = run_protoc("", &greeter_includes(), &["greeter/v1/greeter.proto"]);
+    assert_success(&output);
+    assert_eq!(list(out.path()), ["greeter.v1.rs"]);
+    assert_golden(out.path(), "greeter");
+}
+
+#[test]
+fn stress_set_through_protoc_matches_golden() {
+    let (output, out) = run_protoc("include_file=mod.rs", &stress_includes(), STRESS_FILES);
+    assert_success(&output);
+    assert_eq!(
+        list(out.path()),
+        [
+            "mod.rs",
+            "stress.api.rs",
+            "stress.api.v1.rs",
+            "stress.common.v1.rs",
+            "stress.r#type.rs"
+        ]
+    );
+    assert_golden(out.path(), "stress");
+}
+
+#[test]
+fn two_runs_are_byte_identical() {
+    let (first, a) = run_protoc("include_file=mod.rs", &stress_includes(), STRESS_FILES);
+    let (second, b) = run_protoc("include_file=mod.rs", &stress_includes(), STRESS_FILES);
+    assert_success(&first);
+    assert_success(&second);
+    for file in list(a.path()) {
+        assert_eq!(
+            std::fs::read(a.path().join(&file)).unwrap(),
+            std::fs::read(b.path().join(&file)).unwrap(),
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn options_select_what_is_generated() {
+    let (output, out) = run_protoc(
+        "messages=false,client=false",
+        &greeter_includes(),
+        &["greeter/v1/greeter.proto"],
+    );
+    assert_success(&output);
+    let code = std::fs::read_to_string(out.path().join("greeter.v1.rs")).unwrap();
+    assert!(code.contains("pub mod greeter_server"));
+    assert!(code.contains("pub mod greeter_methods"));
+    assert!(!code.contains("pub mod greeter_client"));
+    assert!(!code.contains("pub struct HelloRequest"));
+
+    let (output, out) = run_protoc(
+        "server=false,default_stubs=true,runtime_crate=crate::rt,extern_path=.stress.type=::other::ty",
+        &stress_includes(),
+        &["stress/api/v1/api.proto"],
+    );
+    assert_success(&output);
+    let code = std::fs::read_to_string(out.path().join("stress.api.v1.rs")).unwrap();
+    assert!(code.contains("pub mod everything_client"));
+    assert!(!code.contains("pub mod everything_server"));
+    assert!(code.contains("use crate::rt::__codegen as rt;"));
+    assert!(
+        code.contains("::other::ty::Kind"),
+        "extern_path applies to messages and services"
+    );
+    assert!(!code.contains("super::super::r#type::Kind"));
+}
+
+#[test]
+fn bad_options_are_errors_naming_the_option() {
+    let cases = [
+        (
+            "colour=red",
+            "--greeter_out: unknown option `colour` (known options: messages, server, client, default_stubs, include_file, extern_path, runtime_crate)",
+        ),
+        (
+            "server=maybe",
+            "--greeter_out: invalid value `maybe` for option `server`: expected `true` or `false`",
+        ),
+        (
+            "extern_path=nodot",
+            "--greeter_out: invalid value `nodot` for option `extern_path`: expected `.proto.path=::rust::path`",
+        ),
+    ];
+    for (parameter, message) in cases {
+        let (output, _out) = run_protoc(
+            parameter,
+            &greeter_includes(),
+            &["greeter/v1/greeter.proto"],
+        );
+        assert!(!output.status.success(), "{parameter}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.trim(), message, "{parameter}");
+    }
+}
+
+#[test]
+fn version_flag_prints_the_version() {
+    let output = Command::new(PLUGIN).arg("--version").output().unwrap();
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        format!("protoc-gen-greeter {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+/// Pipes raw bytes to the plugin and decodes its response.
+fn run_plugin(stdin: &[u8]) -> CodeGeneratorResponse {
+    use std::io::Write;
+    let mut child = Command::new(PLUGIN)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "the plugin exits 0 and reports errors in the response"
+    );
+    assert!(
+        !String::from_utf8_lossy(&output.stderr).contains("panicked"),
+        "the plugin must not panic: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    CodeGeneratorResponse::decode(output.stdout.as_slice()).expect("a CodeGeneratorResponse")
+}
+
+#[test]
+fn malformed_request_bytes_are_an_error_response() {
+    let response = run_plugin(&[0x0a, 0xff, 0xff, 0xff]);
+    assert_eq!(
+        response.error.as_deref(),
+        Some(
+            "cannot decode the CodeGeneratorRequest: failed to decode Protobuf message: \
+             CodeGeneratorRequest.file_to_generate: invalid varint"
+        )
+    );
+    assert!(response.file.is_empty());
+}
+
+fn request(files: Vec<FileDescriptorProto>, generate: &[&str], parameter: &str) -> Vec<u8> {
+    CodeGeneratorRequest {
+        file_to_generate: generate.iter().map(|s| s.to_string()).collect(),
+        parameter: Some(parameter.to_owned()),
+        proto_file: files,
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+fn file(name: &str, syntax: &str) -> FileDescriptorProto {
+    FileDescriptorProto {
+        name: Some(name.to_owned()),
+        package: Some("edge.v1".to_owned()),
+        syntax: Some(syntax.to_owned()),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn unsupported_and_inconsistent_input_are_error_responses() {
+    let response = run_plugin(&request(
+        vec![file("edge.proto", "editions")],
+        &["edge.proto"],
+        "",
+    ));
+    assert_eq!(
+        response.error.as_deref(),
+        Some("edge.proto: syntax `editions` is not supported; use proto2 or proto3")
+    );
+
+    let response = run_plugin(&request(
+        vec![file("edge.proto", "proto3")],
+        &["missing.proto"],
+        "",
+    ));
+    assert_eq!(
+        response.error.as_deref(),
+        Some(
+            "file `missing.proto` is listed to generate but its descriptor is missing from the request"
+        )
+    );
+
+    let mut broken = file("broken.proto", "proto3");
+    broken.dependency.push("nowhere.proto".to_owned());
+    let response = run_plugin(&request(vec![broken], &["broken.proto"], ""));
+    assert_eq!(
+        response.error.as_deref(),
+        Some(
+            "invalid descriptors: `broken.proto` imports `nowhere.proto`, which is not before it in the request"
+        )
+    );
+
+    let mut duplicate = file("dup.proto", "proto3");
+    duplicate.message_type.push(prost_types::DescriptorProto {
+        name: Some("Twice".to_owned()),
+        ..Default::default()
+    });
+    duplicate
+        .message_type
+        .push(duplicate.message_type[0].clone());
+    let response = run_plugin(&request(vec![duplicate], &["dup.proto"], ""));
+    let error = response.error.expect("an error");
+    assert!(error.starts_with("invalid descriptors: "), "{error}");
+    assert!(error.contains("Twice"), "{error}");
+}
+
+#[test]
+fn declares_proto3_optional_support() {
+    let response = run_plugin(&request(
+        vec![file("edge.proto", "proto3")],
+        &["edge.proto"],
+        "",
+    ));
+    assert_eq!(response.error, None);
+    assert_eq!(
+        response.supported_features,
+        Some(Feature::Proto3Optional as u64)
+    );
+    assert!(response.file.is_empty(), "an empty package writes no file");
+}
+
+/// A scratch directory removed on drop (std only, to keep dev-dependencies small).
+mod tempdir {
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    pub struct Dir(PathBuf);
+
+    impl Dir {
+        pub fn new() -> Self {
+            static NEXT: AtomicU32 = AtomicU32::new(0);
+            let path = std::env::temp_dir().join(format!(
+                "protoc-gen-greeter-test-{}-{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ));
+            let _ = std::fs::remove_dir_all(&path);
+            std::fs::create_dir_all(&path).unwrap();
+            Self(path)
+        }
+
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
