@@ -56,7 +56,8 @@ pub mod __codegen {
     pub use std::result::Result;
 
     pub use crate::{
-        ClientInterceptors, Idempotency, MethodInfo, ServerInterceptors, StreamingKind,
+        ClientInterceptor, ClientInterceptors, Idempotency, MethodInfo, ServerInterceptor,
+        ServerInterceptors, StreamingKind,
     };
 
     /// The code-generation interface this runtime provides. Generated code asserts it at compile

@@ -17,10 +17,30 @@ pub(super) fn generate_server(cx: &Context<'_>, service: &Service) -> TokenStrea
     let server = names::ident(&service.names.server);
     let methods_module = names::ident(&service.names.methods_module);
     let trait_items = service.methods.iter().map(|method| trait_items(cx, method));
-    let arms = service
+    let arms: Vec<_> = service
         .methods
         .iter()
-        .map(|method| dispatch_arm(cx, service, method));
+        .map(|method| dispatch_arm(cx, service, method))
+        .collect();
+    let unknown_method = quote! {
+        let status = #rt::tonic::Status::unimplemented(format!("unknown method `{path}`"));
+        #rt::Box::pin(#rt::ready(Ok(status.into_http())))
+    };
+    // A service without methods answers every call UNIMPLEMENTED; a one-arm `match` would be
+    // a clippy warning in users' crates.
+    let dispatch = if arms.is_empty() {
+        quote! {
+            let path = req.uri().path();
+            #unknown_method
+        }
+    } else {
+        quote! {
+            match req.uri().path() {
+                #(#arms)*
+                path => { #unknown_method }
+            }
+        }
+    };
     let deprecated = service.deprecated.then(|| quote!(#[deprecated]));
     let allow_deprecated = service
         .has_deprecated()
@@ -148,13 +168,7 @@ pub(super) fn generate_server(cx: &Context<'_>, service: &Service) -> TokenStrea
                 }
 
                 fn call(&mut self, req: #rt::http::Request<B>) -> Self::Future {
-                    match req.uri().path() {
-                        #(#arms)*
-                        path => {
-                            let status = #rt::tonic::Status::unimplemented(format!("unknown method `{path}`"));
-                            #rt::Box::pin(#rt::ready(Ok(status.into_http())))
-                        }
-                    }
+                    #dispatch
                 }
             }
         }

@@ -927,13 +927,9 @@ pub mod nothing_server {
             rt::Poll::Ready(Ok(()))
         }
         fn call(&mut self, req: rt::http::Request<B>) -> Self::Future {
-            match req.uri().path() {
-                path => {
-                    let status =
-                        rt::tonic::Status::unimplemented(format!("unknown method `{path}`"));
-                    rt::Box::pin(rt::ready(Ok(status.into_http())))
-                }
-            }
+            let path = req.uri().path();
+            let status = rt::tonic::Status::unimplemented(format!("unknown method `{path}`"));
+            rt::Box::pin(rt::ready(Ok(status.into_http())))
         }
     }
 }
