@@ -36,6 +36,12 @@ fn main() -> std::io::Result<()> {
             .include_file("mod.rs")
             .compile_protos(&stress, &includes)?;
     }
+    // UNIMPLEMENTED defaults, compiled and called by `tests/stubs.rs`.
+    protoc_gen_greeter::configure()
+        .out_dir(out.join("stubs"))
+        .default_stubs(true)
+        .build_messages(true)
+        .compile_protos(&greeter, &[&greeter_include])?;
     Ok(())
 }
 

@@ -14,3 +14,8 @@ pub mod greeter {
 pub mod stress_set {
     include!("../golden/stress/mod.rs");
 }
+
+/// The Greeter generated with `default_stubs`: every method has an UNIMPLEMENTED default.
+pub mod greeter_stubs {
+    include!(concat!(env!("OUT_DIR"), "/stubs/greeter.v1.rs"));
+}
