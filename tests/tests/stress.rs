@@ -9,8 +9,8 @@ use std::pin::Pin;
 
 use greeter_runtime::{Idempotency, StreamingKind};
 use greeter_tests::stress_set::stress::api::v1::{
-    Item, everything_client::EverythingClient, everything_methods, everything_server, nothing_methods,
-    nothing_server::NothingServer,
+    Item, everything_client::EverythingClient, everything_methods, everything_server,
+    nothing_methods, nothing_server::NothingServer,
 };
 use greeter_tests::stress_set::stress::common::v1::{HttpRequest, Page, http_request};
 use greeter_tests::stress_set::stress::r#type::Kind;
@@ -24,7 +24,10 @@ struct Everything;
 
 impl everything_server::Everything for Everything {
     async fn ping(&self, _: Request<()>) -> Result<Response<prost_types::Timestamp>, Status> {
-        Ok(Response::new(prost_types::Timestamp { seconds: 42, nanos: 7 }))
+        Ok(Response::new(prost_types::Timestamp {
+            seconds: 42,
+            nanos: 7,
+        }))
     }
 
     type ListStream = Boxed<Item>;
@@ -55,7 +58,10 @@ impl everything_server::Everything for Everything {
 
     type ChatStream = Boxed<HttpRequest>;
 
-    async fn chat(&self, request: Request<Streaming<HttpRequest>>) -> Result<Response<Self::ChatStream>, Status> {
+    async fn chat(
+        &self,
+        request: Request<Streaming<HttpRequest>>,
+    ) -> Result<Response<Self::ChatStream>, Status> {
         let echoed = request.into_inner().map(|message| {
             message.map(|mut m| {
                 m.r#async = !m.r#async;
@@ -110,7 +116,9 @@ async fn serve() -> SocketAddr {
 #[tokio::test]
 async fn every_kind_and_odd_name_round_trips() {
     let addr = serve().await;
-    let mut client = EverythingClient::connect(format!("http://{addr}")).await.unwrap();
+    let mut client = EverythingClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
 
     let time = client.ping(()).await.unwrap().into_inner();
     assert_eq!((time.seconds, time.nanos), (42, 7));
@@ -133,7 +141,11 @@ async fn every_kind_and_odd_name_round_trips() {
         id: id.to_owned(),
         ..Default::default()
     });
-    let page = client.upload(tokio_stream::iter(items)).await.unwrap().into_inner();
+    let page = client
+        .upload(tokio_stream::iter(items))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!((page.cursor.as_str(), page.size), ("a,b", Some(2)));
 
     let request = HttpRequest {
@@ -150,18 +162,38 @@ async fn every_kind_and_odd_name_round_trips() {
         .map(Result::unwrap)
         .collect()
         .await;
-    assert_eq!(replies, [HttpRequest { r#async: true, ..request }]);
+    assert_eq!(
+        replies,
+        [HttpRequest {
+            r#async: true,
+            ..request
+        }]
+    );
 
-    let kind = Kind { name: "k".to_owned() };
-    assert_eq!(client.r#type(kind.clone()).await.unwrap().into_inner().name, "Type:k");
-    assert_eq!(client.type_2(kind).await.unwrap().into_inner().name, "type:k");
+    let kind = Kind {
+        name: "k".to_owned(),
+    };
+    assert_eq!(
+        client.r#type(kind.clone()).await.unwrap().into_inner().name,
+        "Type:k"
+    );
+    assert_eq!(
+        client.type_2(kind).await.unwrap().into_inner().name,
+        "type:k"
+    );
     let item = Item {
         id: "s".to_owned(),
         ..Default::default()
     };
     assert_eq!(client.self_(item.clone()).await.unwrap().into_inner(), item);
     assert_eq!(
-        client.r#async(item).await.unwrap().into_inner().label.as_deref(),
+        client
+            .r#async(item)
+            .await
+            .unwrap()
+            .into_inner()
+            .label
+            .as_deref(),
         Some("async")
     );
 }
@@ -171,10 +203,22 @@ fn method_constants_carry_kinds_and_idempotency() {
     let ping = everything_methods::PING;
     assert_eq!(ping.path(), "/stress.api.v1.Everything/Ping");
     assert_eq!(ping.idempotency(), Idempotency::NoSideEffects);
-    assert_eq!(everything_methods::UPLOAD.idempotency(), Idempotency::Idempotent);
-    assert_eq!(everything_methods::CHAT.kind(), StreamingKind::BidiStreaming);
-    assert_eq!(everything_methods::TYPE.path(), "/stress.api.v1.Everything/Type");
-    assert_eq!(everything_methods::TYPE_2.path(), "/stress.api.v1.Everything/type");
+    assert_eq!(
+        everything_methods::UPLOAD.idempotency(),
+        Idempotency::Idempotent
+    );
+    assert_eq!(
+        everything_methods::CHAT.kind(),
+        StreamingKind::BidiStreaming
+    );
+    assert_eq!(
+        everything_methods::TYPE.path(),
+        "/stress.api.v1.Everything/Type"
+    );
+    assert_eq!(
+        everything_methods::TYPE_2.path(),
+        "/stress.api.v1.Everything/type"
+    );
     assert_eq!(everything_methods::METHODS.len(), 9);
     assert!(nothing_methods::METHODS.is_empty());
     assert_eq!(nothing_methods::SERVICE_NAME, "stress.api.v1.Nothing");

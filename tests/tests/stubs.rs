@@ -9,7 +9,10 @@ use tonic::{Code, Request, Response, Status};
 struct OnlySayHello;
 
 impl Greeter for OnlySayHello {
-    async fn say_hello(&self, request: Request<HelloRequest>) -> Result<Response<HelloResponse>, Status> {
+    async fn say_hello(
+        &self,
+        request: Request<HelloRequest>,
+    ) -> Result<Response<HelloResponse>, Status> {
         Ok(Response::new(HelloResponse {
             reply: format!("Hello {}", request.into_inner().name),
         }))
@@ -25,11 +28,19 @@ async fn unimplemented_methods_answer_unimplemented() {
             .add_service(GreeterServer::new(OnlySayHello))
             .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
     );
-    let mut client = GreeterClient::connect(format!("http://{addr}")).await.unwrap();
-    let reply = client.say_hello(HelloRequest { name: "x".into() }).await.unwrap();
+    let mut client = GreeterClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let reply = client
+        .say_hello(HelloRequest { name: "x".into() })
+        .await
+        .unwrap();
     assert_eq!(reply.into_inner().reply, "Hello x");
 
-    let status = client.lots_of_replies(HelloRequest::default()).await.unwrap_err();
+    let status = client
+        .lots_of_replies(HelloRequest::default())
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::Unimplemented);
     assert_eq!(status.message(), "`LotsOfReplies` is not implemented");
     let status = client
