@@ -28,8 +28,8 @@ mod method;
 pub mod status;
 
 pub use interceptor::{
-    ClientCall, ClientInterceptor, ClientInterceptors, InterceptFuture, ServerCall,
-    ServerInterceptor, ServerInterceptors,
+    Call, ClientCall, ClientInterceptor, ClientInterceptors, InterceptFuture, Interceptors,
+    ServerCall, ServerInterceptor, ServerInterceptors,
 };
 pub use method::{Idempotency, MethodInfo, StreamingKind};
 
