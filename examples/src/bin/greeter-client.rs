@@ -1,1 +1,172 @@
-fn main() {}
+//! `greeter-client`: calls the Greeter once per command and prints replies, metadata and errors.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use greeter_examples::client::{
+    self, ClientConfig, DEFAULT_ADDR, DEFAULT_NAME, DEFAULT_TOKEN, GreeterClient, report,
+};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::Status;
+
+/// Calls greeter.v1.Greeter.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// Server URL.
+    #[arg(long, default_value = DEFAULT_ADDR)]
+    addr: String,
+    /// Name to greet.
+    #[arg(long, default_value = DEFAULT_NAME)]
+    name: String,
+    /// Bearer token to present.
+    #[arg(long, env = "GREETER_TOKEN", default_value = DEFAULT_TOKEN, hide_env_values = true)]
+    token: String,
+    /// PEM file of the CA that signed the server certificate (turns TLS on).
+    #[arg(long)]
+    tls_ca: Option<PathBuf>,
+    /// Name the server certificate must be valid for (turns TLS on).
+    #[arg(long)]
+    tls_domain: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Unary: one greeting (each name has a quota).
+    SayHello,
+    /// Server streaming: greetings in four languages.
+    LotsOfReplies,
+    /// Client streaming: send the names, get one greeting for all (default: --name).
+    LotsOfGreetings {
+        /// Names to send.
+        names: Vec<String>,
+    },
+    /// Bidi streaming: chat; sends each stdin line, prints `AI：<reply>`, stops at QUIT.
+    Bidi,
+    /// Every command above, one after the other.
+    All,
+}
+
+/// Why the command failed: the call's status (already printed) or a setup error.
+enum Failure {
+    Call(Status),
+    Other(String),
+}
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(error: E) -> Self {
+        Self::Other(error.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("greeter-client: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(run(args));
+    // Do not wait for a stdin read still blocked in the background (bidi ended by the server).
+    runtime.shutdown_background();
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Call(status)) => {
+            for line in report::describe_status(&status) {
+                eprintln!("{line}");
+            }
+            ExitCode::FAILURE
+        }
+        Err(Failure::Other(message)) => {
+            eprintln!("greeter-client: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), Failure> {
+    let config = ClientConfig {
+        addr: args.addr,
+        name: args.name,
+        token: args.token,
+        tls_ca: args.tls_ca,
+        tls_domain: args.tls_domain,
+    };
+    let mut client = client::connect(&config).await?;
+    let name = config.name.as_str();
+    let out = &mut io::stdout().lock();
+    let lines = match args.command {
+        Command::SayHello => client::say_hello(&mut client, name)
+            .await
+            .map_err(Failure::Call)?
+            .lines("reply: "),
+        Command::LotsOfReplies => client::lots_of_replies(&mut client, name)
+            .await
+            .map_err(Failure::Call)?
+            .lines("reply: "),
+        Command::LotsOfGreetings { mut names } => {
+            if names.is_empty() {
+                names.push(config.name.clone());
+            }
+            client::lots_of_greetings(&mut client, names)
+                .await
+                .map_err(Failure::Call)?
+                .lines("reply: ")
+        }
+        Command::Bidi => return chat(&mut client, out).await,
+        Command::All => {
+            let failures = client::all(&mut client, name, out).await?;
+            if failures.is_empty() {
+                return Ok(());
+            }
+            let failed: Vec<&str> = failures.iter().map(|(command, _)| *command).collect();
+            return Err(Failure::Other(format!("failed: {}", failed.join(", "))));
+        }
+    };
+    client::write_lines(out, &lines)?;
+    Ok(())
+}
+
+/// Sends stdin line by line and prints each answer as it arrives.
+async fn chat(client: &mut GreeterClient, out: &mut impl Write) -> Result<(), Failure> {
+    let (sender, receiver) = mpsc::channel(16);
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(tokio::io::stdin()).lines();
+        loop {
+            match lines.next_line().await {
+                Ok(Some(line)) if line.trim() == "QUIT" => break,
+                Ok(Some(line)) => {
+                    let line = line.trim_end_matches('\r').to_owned();
+                    if sender.send(line).await.is_err() {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    eprintln!("greeter-client: cannot read stdin: {error}");
+                    break;
+                }
+            }
+        }
+    });
+    let mut replies = client::bidi(client, ReceiverStream::new(receiver))
+        .await
+        .map_err(Failure::Call)?;
+    client::write_lines(out, &report::describe_metadata("header", replies.headers()))?;
+    out.flush()?;
+    while let Some(reply) = replies.next().await.map_err(Failure::Call)? {
+        writeln!(out, "AI：{reply}")?;
+        out.flush()?;
+    }
+    let trailers = replies.trailers().await.map_err(Failure::Call)?;
+    client::write_lines(out, &report::describe_metadata("trailer", &trailers))?;
+    Ok(())
+}

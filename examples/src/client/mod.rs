@@ -1,0 +1,304 @@
+//! The Greeter client: connecting with credentials, one function per command, and printing of
+//! what came back.
+//!
+//! Every command returns the structured outcome (a [`Reply`] or the failed call's `Status`);
+//! [`Reply::lines`] and [`report::describe_status`] turn outcomes into the text `greeter-client`
+//! prints.
+
+pub mod report;
+
+use std::error::Error;
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use greeter_runtime::interceptors::{BearerToken, InvalidMetadata, StaticMetadata};
+use tokio_stream::{Stream, StreamExt};
+use tonic::metadata::MetadataMap;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+use tonic::{Request, Status, Streaming};
+
+use crate::pb::{HelloRequest, HelloResponse, greeter_client};
+
+/// Errors of setting up a client.
+pub type BoxError = Box<dyn Error + Send + Sync>;
+
+/// The generated client over a tonic channel, as [`connect`] builds it.
+pub type GreeterClient = greeter_client::GreeterClient<Channel>;
+
+/// Default server URL.
+pub const DEFAULT_ADDR: &str = "http://127.0.0.1:50051";
+/// Default name to greet.
+pub const DEFAULT_NAME: &str = "world";
+/// Default bearer token.
+pub const DEFAULT_TOKEN: &str = "some-secret-token";
+/// Names the `all` command sends to `LotsOfGreetings` after the configured one.
+pub const SAMPLE_NAMES: [&str; 2] = ["张三", "李四"];
+/// Lines the `all` command sends to `BidiHello`.
+pub const SAMPLE_LINES: [&str; 3] = ["你好吗？", "在吗?", "能听懂汉语吗？"];
+
+/// How to reach the server. [`Default`] gives the documented defaults of `greeter-client`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// Server URL, `http://…` or (with TLS) `https://…`.
+    pub addr: String,
+    /// Name to greet.
+    pub name: String,
+    /// Token sent as `authorization: Bearer <token>`.
+    pub token: String,
+    /// PEM file of the CA that signed the server's certificate; setting it (or `tls_domain`)
+    /// turns TLS on.
+    pub tls_ca: Option<PathBuf>,
+    /// Name to verify the server's certificate against, when it differs from the URL's host.
+    pub tls_domain: Option<String>,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            addr: DEFAULT_ADDR.to_owned(),
+            name: DEFAULT_NAME.to_owned(),
+            token: DEFAULT_TOKEN.to_owned(),
+            tls_ca: None,
+            tls_domain: None,
+        }
+    }
+}
+
+/// Connects to `config.addr` (with TLS when configured) and returns a client that sends the
+/// bearer token and `client-os` metadata on every call.
+pub async fn connect(config: &ClientConfig) -> Result<GreeterClient, BoxError> {
+    let mut endpoint = Endpoint::from_shared(config.addr.clone())
+        .map_err(|error| format!("invalid address {:?}: {error}", config.addr))?
+        .connect_timeout(Duration::from_secs(5));
+    if config.tls_ca.is_some() || config.tls_domain.is_some() {
+        let mut tls = ClientTlsConfig::new();
+        if let Some(ca) = &config.tls_ca {
+            let pem = std::fs::read(ca)
+                .map_err(|error| format!("cannot read {}: {error}", ca.display()))?;
+            tls = tls.ca_certificate(Certificate::from_pem(pem));
+        }
+        if let Some(domain) = &config.tls_domain {
+            tls = tls.domain_name(domain.clone());
+        }
+        endpoint = endpoint.tls_config(tls)?;
+    }
+    let channel = endpoint.connect().await.map_err(|error| {
+        format!(
+            "cannot connect to {}: {}",
+            config.addr,
+            crate::error_chain(&error)
+        )
+    })?;
+    Ok(with_credentials(channel, &config.token)?)
+}
+
+/// Builds a client over `channel` with the two client interceptors: [`BearerToken`] and
+/// [`StaticMetadata`] `client-os: <this OS>`. Fails when `token` cannot be sent as metadata.
+pub fn with_credentials(channel: Channel, token: &str) -> Result<GreeterClient, InvalidMetadata> {
+    Ok(GreeterClient::new(channel)
+        .with_interceptor(BearerToken::new(token)?)
+        .with_interceptor(StaticMetadata::new([("client-os", std::env::consts::OS)])?))
+}
+
+/// What a successful call brought back: its message(s) and metadata.
+#[derive(Debug, Clone)]
+pub struct Reply<T> {
+    /// The reply text (one `String`), or the texts of a stream in order (`Vec<String>`).
+    pub message: T,
+    /// Response headers. For unary and client-streaming calls tonic merges the trailers in here.
+    pub headers: MetadataMap,
+    /// Response trailers of a server-streaming or bidi call (empty otherwise).
+    pub trailers: MetadataMap,
+}
+
+impl Reply<String> {
+    /// `<prefix><reply>`, then one line per header and trailer.
+    pub fn lines(&self, prefix: &str) -> Vec<String> {
+        describe(
+            prefix,
+            [self.message.as_str()],
+            &self.headers,
+            &self.trailers,
+        )
+    }
+}
+
+impl Reply<Vec<String>> {
+    /// `<prefix><reply>` per reply, then one line per header and trailer.
+    pub fn lines(&self, prefix: &str) -> Vec<String> {
+        let texts = self.message.iter().map(String::as_str);
+        describe(prefix, texts, &self.headers, &self.trailers)
+    }
+}
+
+fn describe<'a>(
+    prefix: &str,
+    texts: impl IntoIterator<Item = &'a str>,
+    headers: &MetadataMap,
+    trailers: &MetadataMap,
+) -> Vec<String> {
+    let mut lines: Vec<String> = texts.into_iter().map(|t| format!("{prefix}{t}")).collect();
+    lines.extend(report::describe_metadata("header", headers));
+    lines.extend(report::describe_metadata("trailer", trailers));
+    lines
+}
+
+fn request(name: &str) -> HelloRequest {
+    HelloRequest {
+        name: name.to_owned(),
+    }
+}
+
+/// `SayHello` for `name`.
+pub async fn say_hello(client: &mut GreeterClient, name: &str) -> Result<Reply<String>, Status> {
+    say_hello_request(client, Request::new(request(name))).await
+}
+
+/// `SayHello` with a request built by the caller, say with `request-id` metadata attached.
+pub async fn say_hello_request(
+    client: &mut GreeterClient,
+    request: Request<HelloRequest>,
+) -> Result<Reply<String>, Status> {
+    let (headers, message, _) = client.say_hello(request).await?.into_parts();
+    Ok(Reply {
+        message: message.reply,
+        headers,
+        trailers: MetadataMap::new(),
+    })
+}
+
+/// `LotsOfReplies` for `name`: every reply of the stream, in order.
+pub async fn lots_of_replies(
+    client: &mut GreeterClient,
+    name: &str,
+) -> Result<Reply<Vec<String>>, Status> {
+    let response = client.lots_of_replies(request(name)).await?;
+    ReplyStream::new(response).collect().await
+}
+
+/// `LotsOfGreetings`, streaming `names` to the server.
+pub async fn lots_of_greetings(
+    client: &mut GreeterClient,
+    names: Vec<String>,
+) -> Result<Reply<String>, Status> {
+    let requests = tokio_stream::iter(names.into_iter().map(|name| HelloRequest { name }));
+    let (headers, message, _) = client.lots_of_greetings(requests).await?.into_parts();
+    Ok(Reply {
+        message: message.reply,
+        headers,
+        trailers: MetadataMap::new(),
+    })
+}
+
+/// Starts `BidiHello`, sending each of `lines` as it comes; read the answers as they arrive from
+/// the returned [`ReplyStream`]. The call ends once `lines` ends and the server has answered.
+pub async fn bidi(
+    client: &mut GreeterClient,
+    lines: impl Stream<Item = String> + Send + 'static,
+) -> Result<ReplyStream, Status> {
+    let response = client
+        .bidi_hello(lines.map(|name| HelloRequest { name }))
+        .await?;
+    Ok(ReplyStream::new(response))
+}
+
+/// `BidiHello` over a fixed list of lines: every answer, in order.
+pub async fn bidi_lines(
+    client: &mut GreeterClient,
+    lines: Vec<String>,
+) -> Result<Reply<Vec<String>>, Status> {
+    bidi(client, tokio_stream::iter(lines))
+        .await?
+        .collect()
+        .await
+}
+
+/// The replies of a server-streaming or bidi call, read as they arrive.
+#[derive(Debug)]
+pub struct ReplyStream {
+    headers: MetadataMap,
+    replies: Streaming<HelloResponse>,
+}
+
+impl ReplyStream {
+    fn new(response: tonic::Response<Streaming<HelloResponse>>) -> Self {
+        let (headers, replies, _) = response.into_parts();
+        Self { headers, replies }
+    }
+
+    /// The response headers, which arrive before any reply.
+    pub fn headers(&self) -> &MetadataMap {
+        &self.headers
+    }
+
+    /// The next reply text, or `None` once the server has finished.
+    pub async fn next(&mut self) -> Result<Option<String>, Status> {
+        Ok(self.replies.message().await?.map(|response| response.reply))
+    }
+
+    /// The trailers, once every reply has been read (empty if the server sent none).
+    pub async fn trailers(&mut self) -> Result<MetadataMap, Status> {
+        Ok(self.replies.trailers().await?.unwrap_or_default())
+    }
+
+    /// Reads every remaining reply, then the trailers.
+    pub async fn collect(mut self) -> Result<Reply<Vec<String>>, Status> {
+        let mut message = Vec::new();
+        while let Some(reply) = self.next().await? {
+            message.push(reply);
+        }
+        let trailers = self.trailers().await?;
+        Ok(Reply {
+            message,
+            headers: self.headers,
+            trailers,
+        })
+    }
+}
+
+/// Writes `lines`, one per line.
+pub fn write_lines(out: &mut impl Write, lines: &[String]) -> io::Result<()> {
+    lines.iter().try_for_each(|line| writeln!(out, "{line}"))
+}
+
+/// Runs every command for `name` (say-hello, lots-of-replies, lots-of-greetings with `name` and
+/// [`SAMPLE_NAMES`], bidi with [`SAMPLE_LINES`]) and writes what happened to `out`, going on
+/// after a failed call. Returns the failed calls as `(command, status)`; empty when all
+/// succeeded. Only a failure to write to `out` is an `Err`.
+pub async fn all(
+    client: &mut GreeterClient,
+    name: &str,
+    out: &mut impl Write,
+) -> io::Result<Vec<(&'static str, Status)>> {
+    let mut failures = Vec::new();
+    let mut report = |out: &mut dyn Write, command, lines: Result<Vec<String>, Status>| {
+        writeln!(out, "== {command}")?;
+        match lines {
+            Ok(lines) => lines.iter().try_for_each(|line| writeln!(out, "{line}")),
+            Err(status) => {
+                let lines = report::describe_status(&status);
+                failures.push((command, status));
+                lines.iter().try_for_each(|line| writeln!(out, "{line}"))
+            }
+        }
+    };
+
+    let outcome = say_hello(client, name).await.map(|r| r.lines("reply: "));
+    report(out, "say-hello", outcome)?;
+    let outcome = lots_of_replies(client, name)
+        .await
+        .map(|r| r.lines("reply: "));
+    report(out, "lots-of-replies", outcome)?;
+    let names = std::iter::once(name).chain(SAMPLE_NAMES).map(str::to_owned);
+    let outcome = lots_of_greetings(client, names.collect()).await;
+    report(
+        out,
+        "lots-of-greetings",
+        outcome.map(|r| r.lines("reply: ")),
+    )?;
+    let lines = SAMPLE_LINES.iter().map(|&line| line.to_owned()).collect();
+    let outcome = bidi_lines(client, lines).await.map(|r| r.lines("AI："));
+    report(out, "bidi", outcome)?;
+    Ok(failures)
+}

@@ -1,0 +1,152 @@
+//! Human-readable lines for what a call brought back: metadata, statuses and their details.
+
+use greeter_runtime::status::{ErrorDetail, StatusExt};
+use tonic::metadata::{KeyAndValueRef, MetadataMap};
+use tonic::{Code, Status};
+
+/// The canonical name of a gRPC status code, as in the gRPC spec (`RESOURCE_EXHAUSTED`).
+pub fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// Whether a key is transport plumbing (`content-type`, `grpc-status`, …) rather than metadata
+/// an application sent.
+fn is_protocol_key(key: &str) -> bool {
+    key.starts_with("grpc-") || matches!(key, "content-type" | "date" | "te" | "user-agent")
+}
+
+/// One line per application metadata entry, such as `header location: BeiJing`; `kind` is the
+/// word that starts each line (`header`, `trailer`). Binary values are shown as their length.
+pub fn describe_metadata(kind: &str, metadata: &MetadataMap) -> Vec<String> {
+    metadata
+        .iter()
+        .filter_map(|entry| match entry {
+            KeyAndValueRef::Ascii(key, value) if !is_protocol_key(key.as_str()) => {
+                let value = value.to_str().unwrap_or("<not printable>");
+                Some(format!("{kind} {key}: {value}"))
+            }
+            KeyAndValueRef::Binary(key, value) if !is_protocol_key(key.as_str()) => {
+                let shown = value.to_bytes().map_or_else(
+                    |_| "<bad base64>".to_owned(),
+                    |b| format!("<{} bytes>", b.len()),
+                );
+                Some(format!("{kind} {key}: {shown}"))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The status of a failed call: `error: CODE: message`, then one line per decoded
+/// google.rpc detail (say `QuotaFailure violation name:world: …`), then its trailers.
+pub fn describe_status(status: &Status) -> Vec<String> {
+    let mut lines = vec![format!(
+        "error: {}: {}",
+        code_name(status.code()),
+        status.message()
+    )];
+    match status.check_error_details_vec() {
+        Ok(details) => lines.extend(details.iter().flat_map(describe_detail)),
+        Err(error) => lines.push(format!("  details: cannot decode: {error}")),
+    }
+    lines.extend(
+        describe_metadata("trailer", status.metadata())
+            .into_iter()
+            .map(|line| format!("  {line}")),
+    );
+    lines
+}
+
+fn describe_detail(detail: &ErrorDetail) -> Vec<String> {
+    match detail {
+        ErrorDetail::QuotaFailure(failure) => failure
+            .violations
+            .iter()
+            .map(|v| format!("  QuotaFailure violation {}: {}", v.subject, v.description))
+            .collect(),
+        ErrorDetail::BadRequest(bad_request) => bad_request
+            .field_violations
+            .iter()
+            .map(|v| format!("  BadRequest field {}: {}", v.field, v.description))
+            .collect(),
+        ErrorDetail::ErrorInfo(info) => vec![format!(
+            "  ErrorInfo reason {} (domain {}) {:?}",
+            info.reason, info.domain, info.metadata
+        )],
+        ErrorDetail::LocalizedMessage(message) => {
+            vec![format!(
+                "  LocalizedMessage [{}] {}",
+                message.locale, message.message
+            )]
+        }
+        other => vec![format!("  {other:?}")],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use greeter_runtime::status::ErrorDetails;
+
+    use super::*;
+
+    #[test]
+    fn statuses_show_code_message_and_details() {
+        let status = Status::with_error_details(
+            Code::ResourceExhausted,
+            "Request limit exceeded.",
+            ErrorDetails::with_quota_failure_violation("name:world", "1 call per name"),
+        );
+        assert_eq!(
+            describe_status(&status),
+            [
+                "error: RESOURCE_EXHAUSTED: Request limit exceeded.",
+                "  QuotaFailure violation name:world: 1 call per name",
+            ]
+        );
+    }
+
+    #[test]
+    fn undecodable_details_are_reported_not_hidden() {
+        let status = Status::with_details(Code::Internal, "boom", b"\xff\xff".to_vec().into());
+        let lines = describe_status(&status);
+        assert_eq!(lines[0], "error: INTERNAL: boom");
+        assert!(
+            lines[1].starts_with("  details: cannot decode"),
+            "{lines:?}"
+        );
+    }
+
+    #[test]
+    fn metadata_skips_protocol_headers() {
+        let mut metadata = MetadataMap::new();
+        metadata.insert("location", "BeiJing".parse().unwrap());
+        metadata.insert("content-type", "application/grpc".parse().unwrap());
+        metadata.insert("grpc-status", "0".parse().unwrap());
+        metadata.insert_bin(
+            "trace-bin",
+            tonic::metadata::MetadataValue::from_bytes(b"abc"),
+        );
+        assert_eq!(
+            describe_metadata("header", &metadata),
+            ["header location: BeiJing", "header trace-bin: <3 bytes>"]
+        );
+    }
+}

@@ -1,0 +1,143 @@
+//! The Greeter server: [`GreeterService`] behind bearer-token auth, next to gRPC health and
+//! reflection, over plain TCP or TLS.
+
+mod quota;
+mod service;
+pub mod text;
+
+use std::error::Error;
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use greeter_runtime::interceptors::BearerAuth;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::Router;
+use tonic::transport::{Identity, Server, ServerTlsConfig};
+
+pub use quota::Quota;
+pub use service::{
+    GreeterService, LOCATION_HEADER, QUOTA_EXCEEDED_MESSAGE, REQUEST_ID_KEY, ResponseStream,
+    request_id,
+};
+
+use crate::pb::{self, greeter_server::GreeterServer};
+
+/// Errors of setting up or running the server.
+pub type BoxError = Box<dyn Error + Send + Sync>;
+
+/// Default address the server listens on.
+pub const DEFAULT_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 50051);
+/// Default bearer token clients must present.
+pub const DEFAULT_TOKEN: &str = "some-secret-token";
+/// Default number of `SayHello` calls allowed per name.
+pub const DEFAULT_QUOTA: u32 = 1;
+/// Default value of the `location` response header.
+pub const DEFAULT_LOCATION: &str = "BeiJing";
+
+/// How to run the server. [`Default`] gives the documented defaults of `greeter-server`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Address to listen on (used by [`serve`], not by [`serve_with_listener`]).
+    pub addr: SocketAddr,
+    /// Token every Greeter call must carry as `authorization: Bearer <token>`.
+    pub token: String,
+    /// `SayHello` calls allowed per name; `0` means unlimited.
+    pub quota: u32,
+    /// Value of the `location` response header.
+    pub location: String,
+    /// PEM files `(certificate chain, private key)` to serve TLS with; `None` serves plaintext.
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            addr: DEFAULT_ADDR,
+            token: DEFAULT_TOKEN.to_owned(),
+            quota: DEFAULT_QUOTA,
+            location: DEFAULT_LOCATION.to_owned(),
+            tls: None,
+        }
+    }
+}
+
+/// Binds `config.addr` and serves until ctrl-c.
+pub async fn serve(config: ServerConfig) -> Result<(), BoxError> {
+    let listener = TcpListener::bind(config.addr)
+        .await
+        .map_err(|error| format!("cannot listen on {}: {error}", config.addr))?;
+    serve_with_listener(config, listener, ctrl_c()).await
+}
+
+/// Completes on ctrl-c (SIGINT); never completes if the signal cannot be watched.
+pub async fn ctrl_c() {
+    if let Err(error) = tokio::signal::ctrl_c().await {
+        tracing::warn!(%error, "cannot watch for ctrl-c; serving until killed");
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Serves on `listener` until `shutdown` completes, then finishes the calls in flight.
+///
+/// Serves what [`router`] builds; `config.addr` is ignored since the listener is already bound.
+pub async fn serve_with_listener(
+    config: ServerConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), BoxError> {
+    let router = router(&config).await?;
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, tls = config.tls.is_some(), "serving greeter.v1.Greeter");
+    }
+    router
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await?;
+    Ok(())
+}
+
+/// Checks `config` and builds the server, ready to serve: `greeter.v1.Greeter` (every call
+/// needs the bearer token), `grpc.health.v1.Health` (reporting the Greeter `SERVING`) and
+/// `grpc.reflection.v1.ServerReflection`. Health and reflection need no token, as load balancers
+/// and tools such as `grpcurl` expect.
+///
+/// Fails on a `location` that is not a header value and on unreadable or invalid TLS files.
+pub async fn router(config: &ServerConfig) -> Result<Router, BoxError> {
+    let greeter = GreeterService::new(&config.location, config.quota)
+        .map_err(|_| format!("invalid location {:?}: not a header value", config.location))?;
+    let greeter =
+        GreeterServer::new(greeter).with_interceptor(BearerAuth::new(config.token.clone()));
+
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<GreeterServer<GreeterService>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+
+    let mut builder = Server::builder();
+    if let Some((cert, key)) = &config.tls {
+        let tls = ServerTlsConfig::new().identity(read_identity(cert, key)?);
+        builder = builder.tls_config(tls).map_err(|error| {
+            format!(
+                "invalid TLS certificate or key: {}",
+                crate::error_chain(&error)
+            )
+        })?;
+    }
+    Ok(builder
+        .add_service(health)
+        .add_service(reflection)
+        .add_service(greeter))
+}
+
+/// Reads the PEM files once, at startup (so blocking reads are fine).
+fn read_identity(cert: &Path, key: &Path) -> Result<Identity, BoxError> {
+    let read = |path: &Path| {
+        std::fs::read(path).map_err(|error| format!("cannot read {}: {error}", path.display()))
+    };
+    Ok(Identity::from_pem(read(cert)?, read(key)?))
+}

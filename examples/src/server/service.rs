@@ -1,0 +1,205 @@
+//! The Greeter service: the handlers behind the generated `GreeterServer`.
+
+use std::pin::Pin;
+
+use greeter_runtime::status::{ErrorDetails, StatusExt};
+use tokio_stream::{Stream, StreamExt};
+use tonic::metadata::errors::InvalidMetadataValue;
+use tonic::metadata::{AsciiMetadataValue, MetadataMap};
+use tonic::{Code, Request, Response, Status, Streaming};
+
+use super::quota::Quota;
+use super::text;
+use crate::pb::greeter_server::Greeter;
+use crate::pb::{HelloRequest, HelloResponse};
+
+/// Message of the status `SayHello` answers once a name has used its quota.
+pub const QUOTA_EXCEEDED_MESSAGE: &str = "Request limit exceeded.";
+
+/// Response header naming where the server runs.
+pub const LOCATION_HEADER: &str = "location";
+
+/// Optional request metadata of `SayHello`: a client-chosen int64 that identifies the call in
+/// the server's logs.
+pub const REQUEST_ID_KEY: &str = "request-id";
+
+/// A stream of replies, as the streaming methods send them.
+pub type ResponseStream =
+    Pin<Box<dyn Stream<Item = Result<HelloResponse, Status>> + Send + 'static>>;
+
+/// The Greeter: greets in four languages, limits `SayHello` per name, and tells clients where it
+/// runs through the `location` response header.
+///
+/// Authentication is not its concern: the server installs the
+/// [`BearerAuth`](greeter_runtime::interceptors::BearerAuth) interceptor in front of it.
+///
+/// The design also asks for a `timestamp` response trailer on `SayHello` and `BidiHello`. A tonic
+/// handler cannot set trailers on a successful call (only the `Status` of a failed call carries
+/// metadata into the trailers), so that waits for the generator's typed trailer support.
+#[derive(Debug)]
+pub struct GreeterService {
+    location: AsciiMetadataValue,
+    quota: Quota,
+}
+
+impl GreeterService {
+    /// A Greeter at `location` that allows `quota` `SayHello` calls per name (`0`: unlimited).
+    ///
+    /// Fails when `location` cannot be sent as a header value (it must be printable ASCII).
+    pub fn new(location: &str, quota: u32) -> Result<Self, InvalidMetadataValue> {
+        Ok(Self {
+            location: location.parse()?,
+            quota: Quota::new(quota),
+        })
+    }
+
+    fn with_location<T>(&self, message: T) -> Response<T> {
+        let mut response = Response::new(message);
+        response
+            .metadata_mut()
+            .insert(LOCATION_HEADER, self.location.clone());
+        response
+    }
+
+    fn quota_exceeded(&self, name: &str) -> Status {
+        let limit = self.quota.limit();
+        let description = format!(
+            "SayHello allows {limit} call{} per name",
+            if limit == 1 { "" } else { "s" }
+        );
+        Status::with_error_details(
+            Code::ResourceExhausted,
+            QUOTA_EXCEEDED_MESSAGE,
+            ErrorDetails::with_quota_failure_violation(format!("name:{name}"), description),
+        )
+    }
+}
+
+/// Reads the optional `request-id` metadata: absent is fine, present but not an int64 is
+/// `INVALID_ARGUMENT` naming the key.
+pub fn request_id(metadata: &MetadataMap) -> Result<Option<i64>, Status> {
+    let Some(value) = metadata.get(REQUEST_ID_KEY) else {
+        return Ok(None);
+    };
+    let invalid = |reason: String| {
+        Status::invalid_argument(format!("invalid metadata {REQUEST_ID_KEY}: {reason}"))
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| invalid("value is not printable ASCII".to_owned()))?;
+    text.trim()
+        .parse::<i64>()
+        .map(Some)
+        .map_err(|error| invalid(format!("{text:?} is not an int64 ({error})")))
+}
+
+impl Greeter for GreeterService {
+    async fn say_hello(
+        &self,
+        request: Request<HelloRequest>,
+    ) -> Result<Response<HelloResponse>, Status> {
+        let request_id = request_id(request.metadata())?;
+        let name = request.into_inner().name;
+        tracing::info!(name, request_id, "SayHello");
+        if !self.quota.try_acquire(&name) {
+            return Err(self.quota_exceeded(&name));
+        }
+        Ok(self.with_location(HelloResponse {
+            reply: text::hello(&name),
+        }))
+    }
+
+    type LotsOfRepliesStream = ResponseStream;
+
+    async fn lots_of_replies(
+        &self,
+        request: Request<HelloRequest>,
+    ) -> Result<Response<Self::LotsOfRepliesStream>, Status> {
+        let name = request.into_inner().name;
+        tracing::info!(name, "LotsOfReplies");
+        let replies = text::lots_of_replies(&name).map(|reply| Ok(HelloResponse { reply }));
+        Ok(self.with_location(Box::pin(tokio_stream::iter(replies))))
+    }
+
+    async fn lots_of_greetings(
+        &self,
+        request: Request<Streaming<HelloRequest>>,
+    ) -> Result<Response<HelloResponse>, Status> {
+        let mut requests = request.into_inner();
+        let mut names = Vec::new();
+        while let Some(request) = requests.message().await? {
+            names.push(request.name);
+        }
+        tracing::info!(count = names.len(), "LotsOfGreetings");
+        Ok(self.with_location(HelloResponse {
+            reply: text::greetings(&names),
+        }))
+    }
+
+    type BidiHelloStream = ResponseStream;
+
+    async fn bidi_hello(
+        &self,
+        request: Request<Streaming<HelloRequest>>,
+    ) -> Result<Response<Self::BidiHelloStream>, Status> {
+        tracing::info!("BidiHello");
+        let replies = request.into_inner().map(|request| {
+            request.map(|request| HelloResponse {
+                reply: text::bidi_reply(&request.name),
+            })
+        });
+        Ok(self.with_location(Box::pin(replies)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metadata(value: Option<&str>) -> MetadataMap {
+        let mut metadata = MetadataMap::new();
+        if let Some(value) = value {
+            metadata.insert(REQUEST_ID_KEY, value.parse().unwrap());
+        }
+        metadata
+    }
+
+    #[test]
+    fn request_id_is_optional_but_must_be_an_int64() {
+        assert_eq!(request_id(&metadata(None)).unwrap(), None);
+        assert_eq!(request_id(&metadata(Some("42"))).unwrap(), Some(42));
+        assert_eq!(request_id(&metadata(Some("-7"))).unwrap(), Some(-7));
+        for bad in ["abc", "1.5", "99999999999999999999", ""] {
+            let status = request_id(&metadata(Some(bad))).unwrap_err();
+            assert_eq!(status.code(), Code::InvalidArgument, "{bad:?}");
+            assert!(
+                status
+                    .message()
+                    .starts_with("invalid metadata request-id: "),
+                "{}",
+                status.message()
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn say_hello_answers_until_the_quota_is_used() {
+        let service = GreeterService::new("BeiJing", 1).unwrap();
+        let hello = || Request::new(HelloRequest { name: "Tom".into() });
+        let response = service.say_hello(hello()).await.unwrap();
+        assert_eq!(response.get_ref().reply, "Hello Tom");
+        assert_eq!(response.metadata().get(LOCATION_HEADER).unwrap(), "BeiJing");
+
+        let status = service.say_hello(hello()).await.unwrap_err();
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert_eq!(status.message(), QUOTA_EXCEEDED_MESSAGE);
+        let details = status.get_error_details();
+        let violations = &details.quota_failure().unwrap().violations;
+        assert_eq!(violations[0].subject, "name:Tom");
+    }
+
+    #[test]
+    fn location_must_be_a_header_value() {
+        assert!(GreeterService::new("Bei\nJing", 1).is_err());
+    }
+}
