@@ -101,29 +101,21 @@ pub fn generate(
             package.services.push(generate_service(&cx, &service));
         }
     }
-    let packages = wanted;
-
     let mut files = Vec::new();
-    for (module, package) in &packages {
+    let mut written = Vec::new();
+    for (module, package) in &wanted {
         if package.messages.trim().is_empty() && package.services.is_empty() {
             continue;
         }
         let name = module.to_file_name_or(DEFAULT_PACKAGE_FILE);
         let content = package.render(&cx, &name)?;
         files.push(GeneratedFile { name, content });
+        written.push(module);
     }
     if let Some(include_file) = &options.include_file {
-        let modules: Vec<&Module> = packages
-            .keys()
-            .filter(|module| {
-                files
-                    .iter()
-                    .any(|f| f.name == module.to_file_name_or(DEFAULT_PACKAGE_FILE))
-            })
-            .collect();
         files.push(GeneratedFile {
             name: include_file.clone(),
-            content: generate_include_file(include_file, &modules)?,
+            content: generate_include_file(include_file, &written)?,
         });
     }
     Ok(files)
