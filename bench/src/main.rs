@@ -3,6 +3,8 @@
 //! ratio measured side by side in one run; see `BENCHMARKS.md` for the method and the goals.
 
 mod compile;
+mod corpus;
+mod measure;
 mod plugin;
 mod runtime;
 mod stats;
@@ -21,6 +23,13 @@ enum Command {
     Plugin(plugin::Args),
     /// Compile time of the generated code against tonic-prost-build's for the same protos.
     Compile(compile::Args),
+    /// Runs a program with our standard streams and records its wall time, CPU and peak RSS
+    /// (what protoc starts, through a wrapper script, in place of a measured plugin).
+    #[command(hide = true)]
+    MeasureChild(measure::ChildArgs),
+    /// Does what a build script of one generator does, in a process of its own to be measured.
+    #[command(hide = true)]
+    BuildRsChild(plugin::BuildRsArgs),
 }
 
 fn main() -> ExitCode {
@@ -28,6 +37,8 @@ fn main() -> ExitCode {
         Command::Runtime(args) => runtime::run(args),
         Command::Plugin(args) => plugin::run(args),
         Command::Compile(args) => compile::run(args),
+        Command::MeasureChild(args) => return measure::child(args),
+        Command::BuildRsChild(args) => plugin::build_rs_child(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,253 @@
+//! The ways of turning a corpus into code that the plugin benchmark puts side by side, and one
+//! measured run of each.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::corpora::{Corpus, Protoc};
+use crate::measure::{self, Usage};
+
+/// One way to process a corpus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// `protoc --descriptor_set_out`: the floor every plugin run stands on.
+    ProtocAlone,
+    /// `protoc --greeter_out` with default options (messages, servers, clients; formatted).
+    Greeter,
+    /// `protoc --prost_out --tonic_out` in one run, as users pair them.
+    ProstTonic,
+    /// `protoc --greeter_out --greeter_opt=messages=false`: services only.
+    GreeterServices,
+    /// `protoc --tonic_out --tonic_opt=no_include`: services only.
+    TonicAlone,
+    /// build.rs: `protoc_gen_greeter::configure()…compile_protos` (protox, no protoc).
+    BuildRsGreeter,
+    /// build.rs: `tonic_prost_build::configure()…compile_protos` with the vendored protoc.
+    BuildRsTonic,
+}
+
+impl Variant {
+    pub fn label(self) -> &'static str {
+        match self {
+            Variant::ProtocAlone => "protoc alone (--descriptor_set_out)",
+            Variant::Greeter => "protoc + protoc-gen-greeter",
+            Variant::ProstTonic => "protoc + protoc-gen-prost + protoc-gen-tonic",
+            Variant::GreeterServices => "protoc + protoc-gen-greeter messages=false",
+            Variant::TonicAlone => "protoc + protoc-gen-tonic no_include",
+            Variant::BuildRsGreeter => "build.rs: protoc-gen-greeter (protox)",
+            Variant::BuildRsTonic => "build.rs: tonic-prost-build (protoc)",
+        }
+    }
+
+    fn slug(self) -> &'static str {
+        match self {
+            Variant::ProtocAlone => "protoc",
+            Variant::Greeter => "greeter",
+            Variant::ProstTonic => "prost-tonic",
+            Variant::GreeterServices => "greeter-services",
+            Variant::TonicAlone => "tonic",
+            Variant::BuildRsGreeter => "build-rs-greeter",
+            Variant::BuildRsTonic => "build-rs-tonic",
+        }
+    }
+}
+
+/// The plugin programs the variants run.
+pub struct Tools {
+    pub protoc: Protoc,
+    pub greeter: PathBuf,
+    /// protoc-gen-prost and protoc-gen-tonic, when installed.
+    pub peers: Option<(PathBuf, PathBuf)>,
+}
+
+/// What one run of a variant cost.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    /// The whole process: protoc with its plugins, or the build.rs child.
+    pub total: Usage,
+    /// Each plugin process protoc started, by plugin name.
+    pub plugins: Vec<(&'static str, Usage)>,
+    /// Files written and their total size in bytes.
+    pub output: (usize, u64),
+}
+
+impl Sample {
+    pub fn plugin(&self, name: &str) -> Option<&Usage> {
+        self.plugins
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, u)| u)
+    }
+}
+
+/// Runs `variant` once on `corpus`, writing under `work` (emptied first, not timed).
+pub fn run(
+    variant: Variant,
+    corpus: &Corpus,
+    files_list: &Path,
+    tools: &Tools,
+    work: &Path,
+) -> io::Result<Sample> {
+    let out = work.join("out").join(variant.slug());
+    let records = work.join("records");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out)?;
+    std::fs::create_dir_all(&records)?;
+    let logs = work.join("logs");
+    let mut plugins: Vec<(&'static str, PathBuf)> = Vec::new();
+    let mut wrap = |name: &'static str, program: &Path| -> io::Result<String> {
+        let record = records.join(format!("{name}.usage"));
+        let _ = std::fs::remove_file(&record);
+        let wrapper = records.join(format!("protoc-gen-{name}"));
+        measure::write_wrapper(&wrapper, &record, program)?;
+        plugins.push((name, record));
+        Ok(format!("--plugin=protoc-gen-{name}={}", wrapper.display()))
+    };
+    let peers = || {
+        tools
+            .peers
+            .as_ref()
+            .ok_or_else(|| io::Error::other("protoc-gen-prost/protoc-gen-tonic are not installed"))
+    };
+    let out_arg = |flag: &str| format!("--{flag}_out={}", out.display());
+
+    let mut command = match variant {
+        Variant::BuildRsGreeter | Variant::BuildRsTonic => {
+            let tool = if variant == Variant::BuildRsGreeter {
+                "greeter"
+            } else {
+                "tonic-prost-build"
+            };
+            let mut command = build_rs_command(tool, corpus, files_list, &out)?;
+            if variant == Variant::BuildRsTonic {
+                command.env("PROTOC", &tools.protoc.path);
+            } else {
+                // With PROTOC set our builder would use protoc; its users' default is protox.
+                command.env_remove("PROTOC");
+            }
+            command
+        }
+        _ => {
+            let mut command = tools.protoc.command(corpus);
+            match variant {
+                Variant::ProtocAlone => {
+                    let set = out.join("descriptors.pb");
+                    command.arg(format!("--descriptor_set_out={}", set.display()));
+                }
+                Variant::Greeter | Variant::GreeterServices => {
+                    command.arg(wrap("greeter", &tools.greeter)?);
+                    command.arg(out_arg("greeter"));
+                    if variant == Variant::GreeterServices {
+                        command.arg("--greeter_opt=messages=false");
+                    }
+                }
+                Variant::ProstTonic => {
+                    let (prost, tonic) = peers()?;
+                    command.arg(wrap("prost", prost)?).arg(out_arg("prost"));
+                    command.arg(wrap("tonic", tonic)?).arg(out_arg("tonic"));
+                }
+                Variant::TonicAlone => {
+                    let (_, tonic) = peers()?;
+                    command.arg(wrap("tonic", tonic)?).arg(out_arg("tonic"));
+                    command.arg("--tonic_opt=no_include");
+                }
+                Variant::BuildRsGreeter | Variant::BuildRsTonic => unreachable!(),
+            }
+            command.args(&corpus.files);
+            command
+        }
+    };
+    let total = measure::run_logged(&mut command, &logs, variant.slug())?;
+    let plugins = plugins
+        .into_iter()
+        .map(|(name, record)| Ok((name, measure::read_record(&record)?)))
+        .collect::<io::Result<Vec<_>>>()?;
+    Ok(Sample {
+        total,
+        plugins,
+        output: output_size(&out)?,
+    })
+}
+
+/// `greeter-bench build-rs-child …` for `tool` on the corpus, writing into `out`.
+pub fn build_rs_command(
+    tool: &str,
+    corpus: &Corpus,
+    files_list: &Path,
+    out: &Path,
+) -> io::Result<Command> {
+    let mut command = Command::new(std::env::current_exe()?);
+    command
+        .arg("build-rs-child")
+        .arg("--tool")
+        .arg(tool)
+        .arg("--files-from")
+        .arg(files_list)
+        .arg("--out")
+        .arg(out);
+    for include in &corpus.includes {
+        command.arg("--include").arg(include);
+    }
+    Ok(command)
+}
+
+fn output_size(dir: &Path) -> io::Result<(usize, u64)> {
+    let mut total = (0, 0);
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            let (files, bytes) = output_size(&entry.path())?;
+            total = (total.0 + files, total.1 + bytes);
+        } else {
+            total = (total.0 + 1, total.1 + entry.metadata()?.len());
+        }
+    }
+    Ok(total)
+}
+
+/// Flags of the hidden `greeter-bench build-rs-child` subcommand: what a build script does,
+/// in a process of its own so that its peak memory can be measured.
+#[derive(clap::Args)]
+pub struct BuildRsArgs {
+    /// `greeter` (protoc_gen_greeter::configure) or `tonic-prost-build`.
+    #[arg(long)]
+    tool: String,
+    /// A file listing the .proto paths to compile, one a line.
+    #[arg(long)]
+    files_from: PathBuf,
+    /// Include directories.
+    #[arg(long = "include")]
+    includes: Vec<PathBuf>,
+    /// Output directory.
+    #[arg(long)]
+    out: PathBuf,
+    /// Also write this include file (e.g. `mod.rs`) nesting the package files.
+    #[arg(long)]
+    include_file: Option<String>,
+}
+
+/// `build-rs-child`: compile the listed protos the way a build script of `tool` would.
+pub fn build_rs_child(args: BuildRsArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let list = std::fs::read_to_string(&args.files_from)?;
+    let files: Vec<PathBuf> = list.lines().map(PathBuf::from).collect();
+    std::fs::create_dir_all(&args.out)?;
+    match args.tool.as_str() {
+        "greeter" => {
+            let mut builder = protoc_gen_greeter::configure().out_dir(&args.out);
+            if let Some(name) = &args.include_file {
+                builder = builder.include_file(name);
+            }
+            builder.compile_protos(&files, &args.includes)?;
+        }
+        "tonic-prost-build" => {
+            let mut builder = tonic_prost_build::configure().out_dir(&args.out);
+            if let Some(name) = &args.include_file {
+                builder = builder.include_file(name);
+            }
+            builder.compile_protos(&files, &args.includes)?;
+        }
+        other => return Err(format!("unknown --tool `{other}`").into()),
+    }
+    Ok(())
+}
