@@ -5,7 +5,10 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use prost::Message;
+
 use crate::Options;
+use crate::descriptors::Descriptors;
 
 /// Starts a [`Builder`] with the plugin's defaults: messages, servers and clients.
 pub fn configure() -> Builder {
@@ -95,9 +98,21 @@ impl Builder {
 
     /// Path of the `greeter-runtime` crate in generated code (default `::greeter_runtime`).
     pub fn runtime_crate(mut self, path: &str) -> io::Result<Self> {
-        self.options.runtime_crate = syn::parse_str(path)
-            .map_err(|_| invalid_input(format!("runtime_crate: `{path}` is not a Rust path")))?;
+        if syn::parse_str::<syn::Path>(path).is_err() {
+            return Err(invalid_input(format!(
+                "runtime_crate: `{path}` is not a Rust path"
+            )));
+        }
+        self.options.runtime_crate = path.to_owned();
         Ok(self)
+    }
+
+    /// Pipe every generated file through `rustfmt` (`$RUSTFMT`, else the one on `PATH`) so it is
+    /// exactly what `cargo fmt` leaves (default `false`: prettyplease's formatting, as
+    /// tonic-prost-build's). Generation fails if rustfmt cannot be run.
+    pub fn rustfmt(mut self, enable: bool) -> Self {
+        self.options.rustfmt = enable;
+        self
     }
 
     /// Compile the protos with this `protoc` instead of the built-in pure-Rust compiler. Without
@@ -149,20 +164,28 @@ impl Builder {
             Some(protoc) => compile_with_protoc(protoc, &protos, &includes)?,
             None => compile_with_protox(&protos, &includes)?,
         };
-        if !self.skip_rerun_if_changed {
-            println!("cargo:rerun-if-env-changed=PROTOC");
-            print_rerun_if_changed(&descriptor_set, &includes);
-        }
         if let Some(path) = &self.file_descriptor_set_path {
             std::fs::write(path, &descriptor_set)?;
         }
-        let files = crate::generate_from_descriptor_set(&descriptor_set, &names, &self.options)
+        let descriptors = crate::FileDescriptorSet::decode(descriptor_set.as_slice())
+            .map_err(crate::Error::from)
+            .and_then(|set| Descriptors::load(set.file))
             .map_err(|e| io::Error::other(e.to_string()))?;
-        std::fs::create_dir_all(&out_dir)?;
-        for file in files {
-            write_if_changed(&out_dir.join(&file.name), file.content.as_bytes())?;
+        if !self.skip_rerun_if_changed {
+            println!("cargo:rerun-if-env-changed=PROTOC");
+            print_rerun_if_changed(&descriptors, &includes);
         }
-        Ok(())
+        std::fs::create_dir_all(&out_dir)?;
+        // Each file is written as soon as it is generated.
+        crate::generate::generate(&descriptors, &names, &self.options, &mut |file| {
+            write_if_changed(&out_dir.join(&file.name), file.content.as_bytes()).map_err(|e| {
+                crate::Error::Write {
+                    file: out_dir.join(&file.name).display().to_string(),
+                    message: e.to_string(),
+                }
+            })
+        })
+        .map_err(|e| io::Error::other(e.to_string()))
     }
 }
 
@@ -249,14 +272,11 @@ fn tempfile_path() -> PathBuf {
 
 /// Every proto file of the set that lives under an include directory (so not the well-known
 /// types bundled with the compiler) makes cargo rerun the build script when it changes.
-fn print_rerun_if_changed(descriptor_set: &[u8], includes: &[&Path]) {
-    let Ok(pool) = prost_reflect::DescriptorPool::decode(descriptor_set) else {
-        return;
-    };
-    for file in pool.files() {
+fn print_rerun_if_changed(descriptors: &Descriptors, includes: &[&Path]) {
+    for file in &descriptors.files {
         if let Some(path) = includes
             .iter()
-            .map(|i| i.join(file.name()))
+            .map(|i| i.join(&file.name))
             .find(|p| p.is_file())
         {
             println!("cargo:rerun-if-changed={}", path.display());

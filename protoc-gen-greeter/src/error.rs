@@ -33,6 +33,12 @@ pub enum Error {
     /// A bug: the generator (or a crate it uses) panicked; the panic was caught.
     #[error("internal error: the generator panicked: {0}")]
     Panic(String),
+    /// The `rustfmt` option is set and rustfmt could not format a file.
+    #[error("option `rustfmt`: cannot format `{file}`: {message}")]
+    Rustfmt { file: String, message: String },
+    /// Writing a generated file (build.rs) or the response (plugin) failed.
+    #[error("cannot write `{file}`: {message}")]
+    Write { file: String, message: String },
     /// The generator produced Rust that does not parse: a bug in the generator, reported rather
     /// than written out.
     #[error("internal error: generated code for `{file}` does not parse: {message}")]

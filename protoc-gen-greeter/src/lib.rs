@@ -18,6 +18,7 @@
 //! ```
 
 mod builder;
+mod descriptors;
 mod docs;
 mod error;
 mod format;
@@ -26,17 +27,30 @@ mod model;
 mod names;
 mod options;
 
+use std::io::Write;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
 use prost::Message;
-use prost_reflect::DescriptorPool;
+use prost::encoding::{message, string, uint64};
 use prost_types::compiler::{CodeGeneratorResponse, code_generator_response};
+
+use descriptors::Descriptors;
 
 pub use builder::{Builder, configure};
 pub use error::Error;
-pub use generate::GeneratedFile;
+pub use generate::{GeneratedFile, THREADS_ENV};
 pub use options::Options;
 
 /// The plugin's version, as `--version` prints it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The features the plugin declares to protoc.
+const SUPPORTED_FEATURES: u64 = code_generator_response::Feature::Proto3Optional as u64;
+
+/// `CodeGeneratorResponse` field numbers, for writing a response file by file.
+const RESPONSE_ERROR_FIELD: u32 = 1;
+const RESPONSE_SUPPORTED_FEATURES_FIELD: u32 = 2;
+const RESPONSE_FILE_FIELD: u32 = 15;
 
 /// A `CodeGeneratorRequest` decoded with the proto files kept as raw bytes: decoding them into
 /// `prost_types` would drop custom options, which the descriptor pool keeps.
@@ -53,41 +67,78 @@ struct CodeGeneratorRequest {
 /// Answers one `CodeGeneratorRequest` (its encoded bytes) as a protoc plugin does. Never panics:
 /// every failure, including a bug in the generator, becomes the response's `error`.
 pub fn execute(request: &[u8]) -> CodeGeneratorResponse {
-    let outcome =
-        std::panic::catch_unwind(|| generate_from_request(request)).unwrap_or_else(|panic| {
-            Err(Error::Internal {
-                file: "<request>".to_owned(),
-                message: format!(
-                    "the generator panicked: {}",
-                    generate::panic_message(&panic)
-                ),
-            })
-        });
     let mut response = CodeGeneratorResponse {
-        supported_features: Some(code_generator_response::Feature::Proto3Optional as u64),
+        supported_features: Some(SUPPORTED_FEATURES),
         ..Default::default()
     };
-    match outcome {
-        Ok(files) => {
-            response.file = files
-                .into_iter()
-                .map(|file| code_generator_response::File {
-                    name: Some(file.name),
-                    content: Some(file.content),
-                    ..Default::default()
-                })
-                .collect();
-        }
-        Err(error) => response.error = Some(error.to_string()),
+    let outcome = answer(request, &mut |file| {
+        response.file.push(code_generator_response::File {
+            name: Some(file.name),
+            content: Some(file.content),
+            ..Default::default()
+        });
+        Ok(())
+    });
+    if let Err(error) = outcome {
+        response.file.clear();
+        response.error = Some(error.to_string());
     }
     response
 }
 
-fn generate_from_request(request: &[u8]) -> Result<Vec<GeneratedFile>, Error> {
-    let request = CodeGeneratorRequest::decode(request)?;
-    let options = Options::parse(request.parameter.as_deref().unwrap_or_default())?;
-    let pool = load_pool(&request.proto_file)?;
-    generate::generate(&pool, &request.file_to_generate, &options)
+/// Like [`execute`], but writes the encoded response to `out` file by file as each is generated,
+/// so the whole response is never held in memory. A failure after some files were written
+/// appends the `error` field, which makes protoc discard those files. Only writing to `out` can
+/// fail.
+pub fn execute_to(request: &[u8], out: &mut impl Write) -> std::io::Result<()> {
+    let mut buffer = Vec::new();
+    uint64::encode(
+        RESPONSE_SUPPORTED_FEATURES_FIELD,
+        &SUPPORTED_FEATURES,
+        &mut buffer,
+    );
+    out.write_all(&buffer)?;
+    let mut write_error = None;
+    let outcome = answer(request, &mut |file| {
+        buffer.clear();
+        let file = code_generator_response::File {
+            name: Some(file.name),
+            content: Some(file.content),
+            ..Default::default()
+        };
+        message::encode(RESPONSE_FILE_FIELD, &file, &mut buffer);
+        out.write_all(&buffer).map_err(|error| {
+            let message = error.to_string();
+            write_error = Some(error);
+            Error::Write {
+                file: "<stdout>".to_owned(),
+                message,
+            }
+        })
+    });
+    if let Some(error) = write_error {
+        return Err(error);
+    }
+    if let Err(error) = outcome {
+        buffer.clear();
+        string::encode(RESPONSE_ERROR_FIELD, &error.to_string(), &mut buffer);
+        out.write_all(&buffer)?;
+    }
+    out.flush()
+}
+
+/// Runs the generator over a request, catching any panic as an error.
+fn answer(
+    request: &[u8],
+    emit: &mut dyn FnMut(GeneratedFile) -> Result<(), Error>,
+) -> Result<(), Error> {
+    catch_unwind(AssertUnwindSafe(|| {
+        let request = CodeGeneratorRequest::decode(request)?;
+        let options = Options::parse(request.parameter.as_deref().unwrap_or_default())?;
+        let descriptors = Descriptors::load(request.proto_file)?;
+        generate::generate(&descriptors, &request.file_to_generate, &options, emit)
+    }))
+    .unwrap_or_else(|panic| Err(Error::Panic(generate::panic_message(&panic))))
 }
 
 /// A `FileDescriptorSet` with its files kept as raw bytes, for the same reason.
@@ -105,35 +156,11 @@ pub fn generate_from_descriptor_set(
     options: &Options,
 ) -> Result<Vec<GeneratedFile>, Error> {
     let set = FileDescriptorSet::decode(descriptor_set)?;
-    let pool = load_pool(&set.file)?;
-    generate::generate(&pool, files_to_generate, options)
-}
-
-/// Builds the descriptor pool from encoded files, checking first what the pool would otherwise
-/// assume (imports come first, syntax is one the generator supports).
-fn load_pool(files: &[Vec<u8>]) -> Result<DescriptorPool, Error> {
-    let mut pool = DescriptorPool::new();
-    for bytes in files {
-        let file = prost_types::FileDescriptorProto::decode(bytes.as_slice())?;
-        let syntax = file.syntax();
-        if !matches!(syntax, "" | "proto2" | "proto3") {
-            return Err(Error::Unsupported {
-                file: file.name().to_owned(),
-                message: format!("syntax `{syntax}` is not supported; use proto2 or proto3"),
-            });
-        }
-        if let Some(missing) = file
-            .dependency
-            .iter()
-            .find(|d| pool.get_file_by_name(d).is_none())
-        {
-            return Err(Error::Descriptors(format!(
-                "`{}` imports `{missing}`, which is not before it in the request",
-                file.name()
-            )));
-        }
-        pool.decode_file_descriptor_proto(bytes.as_slice())
-            .map_err(|e| Error::Descriptors(e.to_string()))?;
-    }
-    Ok(pool)
+    let descriptors = Descriptors::load(set.file)?;
+    let mut files = Vec::new();
+    generate::generate(&descriptors, files_to_generate, options, &mut |file| {
+        files.push(file);
+        Ok(())
+    })?;
+    Ok(files)
 }

@@ -1,10 +1,8 @@
 //! The protoc plugin: reads a `CodeGeneratorRequest` on stdin, writes a `CodeGeneratorResponse`
 //! on stdout. Everything else lives in the library.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::process::ExitCode;
-
-use prost::Message;
 
 fn main() -> ExitCode {
     if std::env::args()
@@ -22,8 +20,9 @@ fn main() -> ExitCode {
         eprintln!("protoc-gen-greeter: cannot read the request from stdin: {error}");
         return ExitCode::FAILURE;
     }
-    let response = protoc_gen_greeter::execute(&request).encode_to_vec();
-    if let Err(error) = std::io::stdout().write_all(&response) {
+    // Files go out as they are generated; the response is never held whole.
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    if let Err(error) = protoc_gen_greeter::execute_to(&request, &mut stdout) {
         eprintln!("protoc-gen-greeter: cannot write the response to stdout: {error}");
         return ExitCode::FAILURE;
     }

@@ -7,7 +7,7 @@ use crate::error::Error;
 pub const DEFAULT_RUNTIME_CRATE: &str = "::greeter_runtime";
 
 const KNOWN_OPTIONS: &str =
-    "messages, server, client, default_stubs, include_file, extern_path, runtime_crate";
+    "messages, server, client, default_stubs, include_file, extern_path, runtime_crate, rustfmt";
 
 /// What to generate and how generated code refers to other crates.
 #[derive(Debug, Clone)]
@@ -24,8 +24,13 @@ pub struct Options {
     pub include_file: Option<String>,
     /// Proto paths (`.google.protobuf`) taken from existing Rust paths instead of generated.
     pub extern_paths: Vec<(String, String)>,
-    /// Path of the `greeter-runtime` crate in generated code.
-    pub runtime_crate: syn::Path,
+    /// Path of the `greeter-runtime` crate in generated code, checked to be a Rust path. Kept as
+    /// text because syn's types may not cross threads, and generation runs on several.
+    pub runtime_crate: String,
+    /// Pipe every file through `rustfmt` (`$RUSTFMT`, else on `PATH`) after prettyplease, so it is
+    /// exactly what `cargo fmt` leaves. Off by default: at googleapis scale rustfmt takes longer
+    /// than everything else together (see BENCHMARKS.md), and the peers' output is prettyplease's.
+    pub rustfmt: bool,
     /// Attributes for generated types, by proto path (build.rs only: values may hold commas).
     pub type_attributes: Vec<(String, String)>,
     /// Attributes for generated fields, by proto path (build.rs only).
@@ -41,8 +46,8 @@ impl Default for Options {
             default_stubs: false,
             include_file: None,
             extern_paths: Vec::new(),
-            runtime_crate: syn::parse_str(DEFAULT_RUNTIME_CRATE)
-                .expect("the default runtime path is a valid path"),
+            runtime_crate: DEFAULT_RUNTIME_CRATE.to_owned(),
+            rustfmt: false,
             type_attributes: Vec::new(),
             field_attributes: Vec::new(),
         }
@@ -73,6 +78,7 @@ impl Options {
             "include_file" => self.include_file = Some(parse_file_name(key, value)?),
             "extern_path" => self.extern_paths.push(parse_extern_path(key, value)?),
             "runtime_crate" => self.runtime_crate = parse_rust_path(key, value)?,
+            "rustfmt" => self.rustfmt = parse_bool(key, value)?,
             _ => {
                 return Err(Error::UnknownOption {
                     key: key.to_owned(),
@@ -129,14 +135,15 @@ fn parse_extern_path(key: &str, value: &str) -> Result<(String, String), Error> 
     Ok((proto.to_owned(), rust.to_owned()))
 }
 
-fn parse_rust_path(key: &str, value: &str) -> Result<syn::Path, Error> {
-    syn::parse_str(value).map_err(|_| {
-        Error::invalid_option(
+fn parse_rust_path(key: &str, value: &str) -> Result<String, Error> {
+    match syn::parse_str::<syn::Path>(value) {
+        Ok(_) => Ok(value.to_owned()),
+        Err(_) => Err(Error::invalid_option(
             key,
             value,
             "expected a Rust path such as `::greeter_runtime`",
-        )
-    })
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -147,7 +154,7 @@ mod tests {
     fn defaults_generate_everything() {
         let options = Options::parse("").unwrap();
         assert!(options.messages && options.server && options.client);
-        assert!(!options.default_stubs);
+        assert!(!options.default_stubs && !options.rustfmt);
         assert_eq!(options.include_file, None);
     }
 
@@ -156,7 +163,7 @@ mod tests {
         let options = Options::parse(
             "messages=false, server=false,client=true,default_stubs,include_file=mod.rs,\
              extern_path=.google.protobuf=::pbjson_types,extern_path=.a.b=crate::ab,\
-             runtime_crate=crate::rt",
+             runtime_crate=crate::rt,rustfmt",
         )
         .unwrap();
         assert!(!options.messages && !options.server && options.client && options.default_stubs);
@@ -168,8 +175,8 @@ mod tests {
                 (".a.b".to_owned(), "crate::ab".to_owned())
             ]
         );
-        let path = &options.runtime_crate;
-        assert_eq!(quote::quote!(#path).to_string(), "crate :: rt");
+        assert_eq!(options.runtime_crate, "crate::rt");
+        assert!(options.rustfmt);
     }
 
     #[test]
@@ -177,7 +184,7 @@ mod tests {
         let cases = [
             (
                 "colour=red",
-                "unknown option `colour` (known options: messages, server, client, default_stubs, include_file, extern_path, runtime_crate)",
+                "unknown option `colour` (known options: messages, server, client, default_stubs, include_file, extern_path, runtime_crate, rustfmt)",
             ),
             (
                 "server=yes",

@@ -1,23 +1,30 @@
-//! From descriptors to files: prost-build writes the messages and resolves message types to Rust
-//! paths; this module writes, for every service, the method descriptions, the server and the
-//! client, then formats each package's file.
+//! From descriptors to files.
+//!
+//! The packages to write are cut into chunks of whole packages. Each chunk goes through the same
+//! steps on one of the worker threads: prost-build writes its messages and resolves its message
+//! types to Rust paths (it sees the chunk's files and everything they import, all it needs to
+//! decide derives); then, per package, the method descriptions, servers and clients of its
+//! services are generated, spliced after the messages and formatted. Finished files are handed
+//! to the caller in package order as soon as every chunk before them is done, so the output is
+//! the same whatever the thread count, and little is held at once.
 
 mod client;
 mod methods;
+mod package;
 mod server;
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::num::NonZeroUsize;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 use proc_macro2::TokenStream;
 use prost_build::Module;
-use prost_reflect::DescriptorPool;
 use quote::quote;
 
+use crate::descriptors::Descriptors;
 use crate::error::Error;
-use crate::model::Service;
 use crate::names;
 use crate::options::Options;
 
@@ -30,6 +37,17 @@ const CODEGEN_VERSION: u32 = 1;
 /// prost-build's file name for items of the empty package.
 const DEFAULT_PACKAGE_FILE: &str = "_";
 
+/// Environment variable that sets the number of worker threads (default: the available cores).
+pub const THREADS_ENV: &str = "PROTOC_GEN_GREETER_THREADS";
+
+/// Chunks per worker thread: enough that a slow chunk does not leave the other threads idle at the
+/// end, few enough that the imports each chunk re-reads stay a small share of the work.
+const CHUNKS_PER_THREAD: usize = 4;
+
+/// Inputs smaller than this (encoded descriptor bytes) are one chunk: threads would cost more than
+/// they save.
+const MIN_CHUNK_BYTES: usize = 512 * 1024;
+
 /// One output file: its name relative to the output directory, and its content.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GeneratedFile {
@@ -40,130 +58,250 @@ pub struct GeneratedFile {
 /// What every generate_* function needs: the options and the runtime path.
 pub(crate) struct Context<'a> {
     pub options: &'a Options,
+    /// The runtime crate's path, as given in the options.
+    pub runtime: syn::Path,
     /// The alias generated modules give the runtime's `__codegen` module.
     pub rt: TokenStream,
     /// The `use` that defines that alias, first in every generated module.
     pub rt_import: TokenStream,
 }
 
-/// Generates the files for `files_to_generate`, whose descriptors (and their imports') are in
-/// `pool`.
+impl<'a> Context<'a> {
+    fn new(options: &'a Options) -> Result<Self, Error> {
+        let runtime: syn::Path =
+            syn::parse_str(&options.runtime_crate).map_err(|e| Error::InvalidOption {
+                key: "runtime_crate".to_owned(),
+                value: format!("{} ({e})", options.runtime_crate),
+                expected: "a Rust path such as `::greeter_runtime`",
+            })?;
+        Ok(Self {
+            options,
+            rt_import: quote!(use #runtime::__codegen as rt;),
+            rt: quote!(rt),
+            runtime,
+        })
+    }
+}
+
+/// One proto package to write, and the input files it is made of.
+pub(crate) struct PackagePlan {
+    pub module: Module,
+    pub sources: Vec<usize>,
+}
+
+/// Packages generated together, and every input file they need.
+struct Chunk {
+    packages: Vec<PackagePlan>,
+    files: Vec<usize>,
+}
+
+/// Generates the files for `files_to_generate`, handing each to `emit` in a fixed order (package
+/// files by package, then the include file).
 pub fn generate(
-    pool: &DescriptorPool,
+    descriptors: &Descriptors,
     files_to_generate: &[String],
     options: &Options,
-) -> Result<Vec<GeneratedFile>, Error> {
-    let mut wanted = BTreeMap::new();
-    for name in files_to_generate {
-        let file = pool
-            .get_file_by_name(name)
-            .ok_or_else(|| Error::MissingFile(name.clone()))?;
-        wanted.insert(
-            Module::from_protobuf_package_name(file.package_name()),
-            Package::default(),
-        );
-    }
-    // prost-build needs every message the wanted files reach (to decide which traits it can
-    // derive), so it sees every file; only the wanted packages are written. A package is written
-    // whole, from all its files, so that its file is the same whichever of them was asked for.
-    let requests: Vec<_> = pool
-        .files()
-        .map(|file| {
-            let proto = file.file_descriptor_proto().clone();
-            (Module::from_protobuf_package_name(proto.package()), proto)
-        })
-        .collect();
-    for (module, proto) in &requests {
-        if let Some(package) = wanted.get_mut(module) {
-            package.sources.push(proto.name().to_owned());
-        }
-    }
-
-    let (messages, services) = run_prost_build(requests, options)?;
-
-    let runtime = &options.runtime_crate;
-    let cx = Context {
+    emit: &mut dyn FnMut(GeneratedFile) -> Result<(), Error>,
+) -> Result<(), Error> {
+    generate_with(
+        descriptors,
+        files_to_generate,
         options,
-        rt: quote!(rt),
-        rt_import: quote!(use #runtime::__codegen as rt;),
-    };
-    if options.messages {
-        for (module, code) in messages {
-            if let Some(package) = wanted.get_mut(&module) {
-                package.messages = code;
-            }
-        }
-    }
-    for service in services {
-        let module = Module::from_protobuf_package_name(&service.package);
-        if let Some(package) = wanted.get_mut(&module) {
-            let service = Service::new(service, pool)?;
-            package.services.push(generate_service(&cx, &service));
-        }
-    }
-    let mut files = Vec::new();
-    let mut written = Vec::new();
-    for (module, package) in &wanted {
-        if package.messages.trim().is_empty() && package.services.is_empty() {
-            continue;
-        }
-        let name = module.to_file_name_or(DEFAULT_PACKAGE_FILE);
-        let content = package.render(&cx, &name)?;
-        files.push(GeneratedFile { name, content });
-        written.push(module);
-    }
-    if let Some(include_file) = &options.include_file {
-        files.push(GeneratedFile {
-            name: include_file.clone(),
-            content: generate_include_file(include_file, &written)?,
-        });
-    }
-    Ok(files)
+        Parallelism::from_env(),
+        emit,
+    )
 }
 
-/// Collects the services prost-build reports, with their message types resolved to Rust paths.
-#[derive(Clone, Default)]
-struct ServiceCollector(Rc<RefCell<Vec<prost_build::Service>>>);
+/// How generation is spread over threads.
+#[derive(Debug, Clone, Copy)]
+struct Parallelism {
+    threads: usize,
+    /// Inputs are cut into chunks of at least this many encoded descriptor bytes.
+    min_chunk_bytes: usize,
+}
 
-impl prost_build::ServiceGenerator for ServiceCollector {
-    fn generate(&mut self, service: prost_build::Service, buf: &mut String) {
-        // prost-build drops a package whose code is empty and then fails on its services when
-        // every message of the package is extern; a comment keeps the package (and parses away).
-        buf.push_str("// services are generated by protoc-gen-greeter\n");
-        self.0.borrow_mut().push(service);
+impl Parallelism {
+    /// [`THREADS_ENV`] threads, else one per available core.
+    fn from_env() -> Self {
+        let threads = std::env::var(THREADS_ENV)
+            .ok()
+            .and_then(|threads| threads.trim().parse::<NonZeroUsize>().ok())
+            .or_else(|| std::thread::available_parallelism().ok())
+            .map_or(1, NonZeroUsize::get);
+        Self {
+            threads,
+            min_chunk_bytes: MIN_CHUNK_BYTES,
+        }
     }
 }
 
-type Messages = Vec<(Module, String)>;
-
-fn run_prost_build(
-    requests: Vec<(Module, prost_types::FileDescriptorProto)>,
+fn generate_with(
+    descriptors: &Descriptors,
+    files_to_generate: &[String],
     options: &Options,
-) -> Result<(Messages, Vec<prost_build::Service>), Error> {
-    let collector = ServiceCollector::default();
-    let mut config = prost_build::Config::new();
-    config
-        .service_generator(Box::new(collector.clone()))
-        // Formatting happens once, over messages and services together.
-        .format(false);
-    for (proto, rust) in &options.extern_paths {
-        config.extern_path(proto, rust);
+    parallelism: Parallelism,
+    emit: &mut dyn FnMut(GeneratedFile) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let chunks = plan(descriptors, files_to_generate, parallelism)?;
+    let mut written = Vec::new();
+    run_chunks(
+        descriptors,
+        options,
+        &chunks,
+        parallelism.threads,
+        &mut |files| {
+            for file in files {
+                written.push(file.name.clone());
+                emit(file)?;
+            }
+            Ok(())
+        },
+    )?;
+    if let Some(include_file) = &options.include_file {
+        let modules: Vec<&Module> = chunks
+            .iter()
+            .flat_map(|chunk| &chunk.packages)
+            .map(|package| &package.module)
+            .filter(|module| written.contains(&module.to_file_name_or(DEFAULT_PACKAGE_FILE)))
+            .collect();
+        emit(GeneratedFile {
+            name: include_file.clone(),
+            content: generate_include_file(include_file, &modules, options.rustfmt)?,
+        })?;
     }
-    for (path, attribute) in &options.type_attributes {
-        config.type_attribute(path, attribute);
+    Ok(())
+}
+
+/// The packages to write, whole (a package's file is made from all its files, so that it is the
+/// same whichever of them was asked for), cut into chunks of about equal input size.
+fn plan(
+    descriptors: &Descriptors,
+    files_to_generate: &[String],
+    parallelism: Parallelism,
+) -> Result<Vec<Chunk>, Error> {
+    let mut packages: BTreeMap<Module, Vec<usize>> = BTreeMap::new();
+    for name in files_to_generate {
+        let index = descriptors
+            .index(name)
+            .ok_or_else(|| Error::MissingFile(name.clone()))?;
+        let package = &descriptors.files[index].package;
+        packages.insert(Module::from_protobuf_package_name(package), Vec::new());
     }
-    for (path, attribute) in &options.field_attributes {
-        config.field_attribute(path, attribute);
+    for (index, file) in descriptors.files.iter().enumerate() {
+        let module = Module::from_protobuf_package_name(&file.package);
+        if let Some(sources) = packages.get_mut(&module) {
+            sources.push(index);
+        }
     }
-    // prost-build asserts on some inputs instead of returning errors; a plugin must answer with an
-    // error response rather than die, so its panics are caught here and reported.
-    let generated = catch_unwind(AssertUnwindSafe(|| config.generate(requests)))
-        .map_err(|panic| Error::Messages(panic_message(&panic)))?
-        .map_err(|error| Error::Messages(error.to_string()))?;
-    let mut messages: Messages = generated.into_iter().collect();
-    messages.sort_by(|a, b| a.0.cmp(&b.0));
-    let services = collector.0.take();
-    Ok((messages, services))
+    let size = |sources: &[usize]| -> usize {
+        sources
+            .iter()
+            .map(|&i| descriptors.files[i].bytes.len())
+            .sum()
+    };
+    let total: usize = packages.values().map(|sources| size(sources)).sum();
+    let target =
+        (total / (parallelism.threads * CHUNKS_PER_THREAD)).max(parallelism.min_chunk_bytes);
+    let mut chunks = Vec::new();
+    let mut current: Vec<PackagePlan> = Vec::new();
+    let mut current_size = 0;
+    for (module, sources) in packages {
+        current_size += size(&sources);
+        current.push(PackagePlan { module, sources });
+        if current_size >= target {
+            chunks.push(std::mem::take(&mut current));
+            current_size = 0;
+        }
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    Ok(chunks
+        .into_iter()
+        .map(|packages| Chunk {
+            files: descriptors
+                .with_imports(packages.iter().flat_map(|p| p.sources.iter().copied())),
+            packages,
+        })
+        .collect())
+}
+
+/// Generates every chunk on up to `threads` threads and hands each chunk's files to
+/// `emit` in chunk order. The first error in that order ends the run; workers stop taking chunks.
+fn run_chunks(
+    descriptors: &Descriptors,
+    options: &Options,
+    chunks: &[Chunk],
+    threads: usize,
+    emit: &mut dyn FnMut(Vec<GeneratedFile>) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let threads = threads.min(chunks.len());
+    if threads <= 1 {
+        for chunk in chunks {
+            emit(generate_chunk(descriptors, options, chunk)?)?;
+        }
+        return Ok(());
+    }
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let (sender, receiver) = mpsc::channel();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let sender = sender.clone();
+            let (next, stop) = (&next, &stop);
+            scope.spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(chunk) = chunks.get(index) else {
+                        break;
+                    };
+                    let result = generate_chunk(descriptors, options, chunk);
+                    if sender.send((index, result)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(sender);
+        // Results arrive in any order; they are emitted in chunk order.
+        let mut pending = BTreeMap::new();
+        let mut next_to_emit = 0;
+        let outcome = (|| {
+            for (index, result) in &receiver {
+                pending.insert(index, result);
+                while let Some(result) = pending.remove(&next_to_emit) {
+                    emit(result?)?;
+                    next_to_emit += 1;
+                }
+            }
+            Ok(())
+        })();
+        stop.store(true, Ordering::Relaxed);
+        outcome
+    })
+}
+
+/// One chunk, with a panic (in prost-build or here) turned into an error naming its packages.
+fn generate_chunk(
+    descriptors: &Descriptors,
+    options: &Options,
+    chunk: &Chunk,
+) -> Result<Vec<GeneratedFile>, Error> {
+    catch_unwind(AssertUnwindSafe(|| {
+        package::generate_packages(descriptors, options, &chunk.packages, &chunk.files)
+    }))
+    .unwrap_or_else(|panic| {
+        let packages: Vec<String> = chunk
+            .packages
+            .iter()
+            .map(|p| p.module.to_file_name_or(DEFAULT_PACKAGE_FILE))
+            .collect();
+        Err(Error::Panic(format!(
+            "{} (generating {})",
+            panic_message(&panic),
+            packages.join(", ")
+        )))
+    })
 }
 
 pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
@@ -174,65 +312,12 @@ pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "unknown panic".to_owned())
 }
 
-/// Everything generated for one proto package, which becomes one file.
-#[derive(Default)]
-struct Package {
-    sources: Vec<String>,
-    messages: String,
-    services: Vec<TokenStream>,
-}
-
-impl Package {
-    fn render(&self, cx: &Context<'_>, file_name: &str) -> Result<String, Error> {
-        let internal = |message: String| Error::Internal {
-            file: file_name.to_owned(),
-            message,
-        };
-        // prost-build prefixes its own @generated line; ours replaces it.
-        let messages: String = self
-            .messages
-            .lines()
-            .filter(|line| !line.starts_with("// This file is @generated by prost-build"))
-            .flat_map(|line| [line, "\n"])
-            .collect();
-        let mut file = syn::parse_file(&messages).map_err(|e| internal(e.to_string()))?;
-        if !self.services.is_empty() {
-            let runtime = &cx.options.runtime_crate;
-            let pin_message = format!(
-                "this code was generated by protoc-gen-greeter {GENERATOR_VERSION}, which needs a \
-                 greeter-runtime with code-generation interface {CODEGEN_VERSION}: use matching versions"
-            );
-            let pin = quote! {
-                const _: () = ::core::assert!(#runtime::__codegen::CODEGEN_VERSION == #CODEGEN_VERSION, #pin_message);
-            };
-            let services = &self.services;
-            let items: syn::File =
-                syn::parse2(quote!(#pin #(#services)*)).map_err(|e| internal(e.to_string()))?;
-            file.items.extend(items.items);
-        }
-        let header = format!(
-            "// @generated by protoc-gen-greeter {GENERATOR_VERSION} from {}. Do not edit.\n\n",
-            self.sources.join(", ")
-        );
-        Ok(header + &crate::format::format_file(&file))
-    }
-}
-
-fn generate_service(cx: &Context<'_>, service: &Service) -> TokenStream {
-    let methods = methods::generate_methods_module(cx, service);
-    let server = cx
-        .options
-        .server
-        .then(|| server::generate_server(cx, service));
-    let client = cx
-        .options
-        .client
-        .then(|| client::generate_client(cx, service));
-    quote! { #methods #server #client }
-}
-
 /// The `include_file`: every package file nested in the modules of its package.
-fn generate_include_file(file_name: &str, modules: &[&Module]) -> Result<String, Error> {
+fn generate_include_file(
+    file_name: &str,
+    modules: &[&Module],
+    rustfmt: bool,
+) -> Result<String, Error> {
     #[derive(Default)]
     struct Tree {
         file: Option<String>,
@@ -258,9 +343,12 @@ fn generate_include_file(file_name: &str, modules: &[&Module]) -> Result<String,
         file: file_name.to_owned(),
         message: e.to_string(),
     })?;
+    let code = crate::format::format_file(&file, rustfmt).map_err(|message| Error::Rustfmt {
+        file: file_name.to_owned(),
+        message,
+    })?;
     Ok(format!(
-        "// @generated by protoc-gen-greeter {GENERATOR_VERSION}. Do not edit.\n{}",
-        crate::format::format_file(&file)
+        "// @generated by protoc-gen-greeter {GENERATOR_VERSION}. Do not edit.\n{code}"
     ))
 }
 
@@ -281,5 +369,106 @@ pub(crate) fn nested_type(ty: &syn::Type) -> TokenStream {
             }
         }
         other => quote!(#other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The stress protos, compiled in pure Rust, as the generator's input.
+    fn stress_descriptors() -> (Descriptors, Vec<String>) {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/proto");
+        let files = [
+            "stress/common/v1/common.proto",
+            "stress/api/v1/api.proto",
+            "stress/type/type.proto",
+            "stress/api/api.proto",
+        ];
+        let mut compiler = protox::Compiler::new([&root]).unwrap();
+        compiler.include_imports(true).include_source_info(true);
+        compiler.open_files(files).unwrap();
+        let set = <crate::FileDescriptorSet as prost::Message>::decode(
+            compiler.encode_file_descriptor_set().as_slice(),
+        )
+        .unwrap();
+        let names = files.iter().map(|f| (*f).to_owned()).collect();
+        (Descriptors::load(set.file).unwrap(), names)
+    }
+
+    fn run(parallelism: Parallelism, options: &Options) -> Result<Vec<GeneratedFile>, Error> {
+        let (descriptors, names) = stress_descriptors();
+        let mut files = Vec::new();
+        generate_with(&descriptors, &names, options, parallelism, &mut |file| {
+            files.push(file);
+            Ok(())
+        })?;
+        Ok(files)
+    }
+
+    #[test]
+    fn any_number_of_threads_and_chunks_gives_the_same_files_in_the_same_order() {
+        let options = Options::parse("include_file=mod.rs").unwrap();
+        let one = run(
+            Parallelism {
+                threads: 1,
+                min_chunk_bytes: usize::MAX,
+            },
+            &options,
+        )
+        .unwrap();
+        // One package per chunk, on more threads than chunks.
+        let many = run(
+            Parallelism {
+                threads: 8,
+                min_chunk_bytes: 1,
+            },
+            &options,
+        )
+        .unwrap();
+        let names: Vec<&str> = one.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "stress.api.rs",
+                "stress.api.v1.rs",
+                "stress.common.v1.rs",
+                "stress.r#type.rs",
+                "mod.rs"
+            ]
+        );
+        assert_eq!(one, many);
+    }
+
+    #[test]
+    fn the_first_failing_chunk_in_order_is_the_error_reported() {
+        let (descriptors, names) = stress_descriptors();
+        let options = Options::default();
+        let mut emitted = Vec::new();
+        let error = generate_with(
+            &descriptors,
+            &names,
+            &options,
+            Parallelism {
+                threads: 3,
+                min_chunk_bytes: 1,
+            },
+            &mut |file| {
+                emitted.push(file.name.clone());
+                if file.name == "stress.api.v1.rs" {
+                    return Err(Error::Write {
+                        file: file.name,
+                        message: "disk full".to_owned(),
+                    });
+                }
+                Ok(())
+            },
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "cannot write `stress.api.v1.rs`: disk full"
+        );
+        assert_eq!(emitted, ["stress.api.rs", "stress.api.v1.rs"]);
     }
 }

@@ -56,8 +56,12 @@ pub mod greeter_methods {
         rt::Idempotency::Unknown,
     );
     /// Every method of the service, in declaration order.
-    pub const METHODS: &[rt::MethodInfo] =
-        &[SAY_HELLO, LOTS_OF_REPLIES, LOTS_OF_GREETINGS, BIDI_HELLO];
+    pub const METHODS: &[rt::MethodInfo] = &[
+        SAY_HELLO,
+        LOTS_OF_REPLIES,
+        LOTS_OF_GREETINGS,
+        BIDI_HELLO,
+    ];
 }
 /// Server side of `greeter.v1.Greeter`.
 pub mod greeter_server {
@@ -71,10 +75,15 @@ pub mod greeter_server {
             &self,
             request: rt::tonic::Request<super::HelloRequest>,
         ) -> impl rt::Future<
-            Output = rt::Result<rt::tonic::Response<super::HelloResponse>, rt::tonic::Status>,
+            Output = rt::Result<
+                rt::tonic::Response<super::HelloResponse>,
+                rt::tonic::Status,
+            >,
         > + rt::Send;
         /// The response stream of `lots_of_replies`.
-        type LotsOfRepliesStream: rt::tokio_stream::Stream<Item = rt::Result<super::HelloResponse, rt::tonic::Status>>
+        type LotsOfRepliesStream: rt::tokio_stream::Stream<
+                Item = rt::Result<super::HelloResponse, rt::tonic::Status>,
+            >
             + rt::Send
             + 'static;
         /// Replies with one greeting per language, in order.
@@ -82,17 +91,25 @@ pub mod greeter_server {
             &self,
             request: rt::tonic::Request<super::HelloRequest>,
         ) -> impl rt::Future<
-            Output = rt::Result<rt::tonic::Response<Self::LotsOfRepliesStream>, rt::tonic::Status>,
+            Output = rt::Result<
+                rt::tonic::Response<Self::LotsOfRepliesStream>,
+                rt::tonic::Status,
+            >,
         > + rt::Send;
         /// Collects every name sent, then replies once with all of them.
         fn lots_of_greetings(
             &self,
             request: rt::tonic::Request<rt::tonic::Streaming<super::HelloRequest>>,
         ) -> impl rt::Future<
-            Output = rt::Result<rt::tonic::Response<super::HelloResponse>, rt::tonic::Status>,
+            Output = rt::Result<
+                rt::tonic::Response<super::HelloResponse>,
+                rt::tonic::Status,
+            >,
         > + rt::Send;
         /// The response stream of `bidi_hello`.
-        type BidiHelloStream: rt::tokio_stream::Stream<Item = rt::Result<super::HelloResponse, rt::tonic::Status>>
+        type BidiHelloStream: rt::tokio_stream::Stream<
+                Item = rt::Result<super::HelloResponse, rt::tonic::Status>,
+            >
             + rt::Send
             + 'static;
         /// Answers each message as it arrives.
@@ -100,7 +117,10 @@ pub mod greeter_server {
             &self,
             request: rt::tonic::Request<rt::tonic::Streaming<super::HelloRequest>>,
         ) -> impl rt::Future<
-            Output = rt::Result<rt::tonic::Response<Self::BidiHelloStream>, rt::tonic::Status>,
+            Output = rt::Result<
+                rt::tonic::Response<Self::BidiHelloStream>,
+                rt::tonic::Status,
+            >,
         > + rt::Send;
     }
     /// Serves a [`Greeter`] implementation as the gRPC service `greeter.v1.Greeter`.
@@ -125,13 +145,19 @@ pub mod greeter_server {
         }
         /// Runs `interceptor` before every handler, after those added before it.
         #[must_use]
-        pub fn with_interceptor(mut self, interceptor: impl rt::ServerInterceptor) -> Self {
+        pub fn with_interceptor(
+            mut self,
+            interceptor: impl rt::ServerInterceptor,
+        ) -> Self {
             self.interceptors = self.interceptors.with(interceptor);
             self
         }
         /// Replaces the interceptor chain with `interceptors`.
         #[must_use]
-        pub fn with_interceptors(mut self, interceptors: rt::ServerInterceptors) -> Self {
+        pub fn with_interceptors(
+            mut self,
+            interceptors: rt::ServerInterceptors,
+        ) -> Self {
             self.interceptors = interceptors;
             self
         }
@@ -191,10 +217,13 @@ pub mod greeter_server {
             match req.uri().path() {
                 "/greeter.v1.Greeter/SayHello" => {
                     struct SayHelloSvc<T: Greeter>(rt::Arc<T>, rt::ServerInterceptors);
-                    impl<T: Greeter> rt::tonic::server::UnaryService<super::HelloRequest> for SayHelloSvc<T> {
+                    impl<T: Greeter> rt::tonic::server::UnaryService<super::HelloRequest>
+                    for SayHelloSvc<T> {
                         type Response = super::HelloResponse;
-                        type Future =
-                            rt::BoxFuture<rt::tonic::Response<Self::Response>, rt::tonic::Status>;
+                        type Future = rt::BoxFuture<
+                            rt::tonic::Response<Self::Response>,
+                            rt::tonic::Status,
+                        >;
                         fn call(
                             &mut self,
                             request: rt::tonic::Request<super::HelloRequest>,
@@ -209,16 +238,22 @@ pub mod greeter_server {
                             })
                         }
                     }
-                    let method =
-                        SayHelloSvc(rt::Arc::clone(&self.inner), self.interceptors.clone());
+                    let method = SayHelloSvc(
+                        rt::Arc::clone(&self.inner),
+                        self.interceptors.clone(),
+                    );
                     let mut grpc = self.config.grpc(rt::ProstCodec::default());
                     rt::Box::pin(async move { Ok(grpc.unary(method, req).await) })
                 }
                 "/greeter.v1.Greeter/LotsOfReplies" => {
-                    struct LotsOfRepliesSvc<T: Greeter>(rt::Arc<T>, rt::ServerInterceptors);
-                    impl<T: Greeter> rt::tonic::server::ServerStreamingService<super::HelloRequest>
-                        for LotsOfRepliesSvc<T>
-                    {
+                    struct LotsOfRepliesSvc<T: Greeter>(
+                        rt::Arc<T>,
+                        rt::ServerInterceptors,
+                    );
+                    impl<
+                        T: Greeter,
+                    > rt::tonic::server::ServerStreamingService<super::HelloRequest>
+                    for LotsOfRepliesSvc<T> {
                         type Response = super::HelloResponse;
                         type ResponseStream = T::LotsOfRepliesStream;
                         type Future = rt::BoxFuture<
@@ -239,22 +274,34 @@ pub mod greeter_server {
                             })
                         }
                     }
-                    let method =
-                        LotsOfRepliesSvc(rt::Arc::clone(&self.inner), self.interceptors.clone());
+                    let method = LotsOfRepliesSvc(
+                        rt::Arc::clone(&self.inner),
+                        self.interceptors.clone(),
+                    );
                     let mut grpc = self.config.grpc(rt::ProstCodec::default());
-                    rt::Box::pin(async move { Ok(grpc.server_streaming(method, req).await) })
+                    rt::Box::pin(async move {
+                        Ok(grpc.server_streaming(method, req).await)
+                    })
                 }
                 "/greeter.v1.Greeter/LotsOfGreetings" => {
-                    struct LotsOfGreetingsSvc<T: Greeter>(rt::Arc<T>, rt::ServerInterceptors);
-                    impl<T: Greeter> rt::tonic::server::ClientStreamingService<super::HelloRequest>
-                        for LotsOfGreetingsSvc<T>
-                    {
+                    struct LotsOfGreetingsSvc<T: Greeter>(
+                        rt::Arc<T>,
+                        rt::ServerInterceptors,
+                    );
+                    impl<
+                        T: Greeter,
+                    > rt::tonic::server::ClientStreamingService<super::HelloRequest>
+                    for LotsOfGreetingsSvc<T> {
                         type Response = super::HelloResponse;
-                        type Future =
-                            rt::BoxFuture<rt::tonic::Response<Self::Response>, rt::tonic::Status>;
+                        type Future = rt::BoxFuture<
+                            rt::tonic::Response<Self::Response>,
+                            rt::tonic::Status,
+                        >;
                         fn call(
                             &mut self,
-                            request: rt::tonic::Request<rt::tonic::Streaming<super::HelloRequest>>,
+                            request: rt::tonic::Request<
+                                rt::tonic::Streaming<super::HelloRequest>,
+                            >,
                         ) -> Self::Future {
                             let inner = rt::Arc::clone(&self.0);
                             let interceptors = self.1.clone();
@@ -266,14 +313,21 @@ pub mod greeter_server {
                             })
                         }
                     }
-                    let method =
-                        LotsOfGreetingsSvc(rt::Arc::clone(&self.inner), self.interceptors.clone());
+                    let method = LotsOfGreetingsSvc(
+                        rt::Arc::clone(&self.inner),
+                        self.interceptors.clone(),
+                    );
                     let mut grpc = self.config.grpc(rt::ProstCodec::default());
-                    rt::Box::pin(async move { Ok(grpc.client_streaming(method, req).await) })
+                    rt::Box::pin(async move {
+                        Ok(grpc.client_streaming(method, req).await)
+                    })
                 }
                 "/greeter.v1.Greeter/BidiHello" => {
                     struct BidiHelloSvc<T: Greeter>(rt::Arc<T>, rt::ServerInterceptors);
-                    impl<T: Greeter> rt::tonic::server::StreamingService<super::HelloRequest> for BidiHelloSvc<T> {
+                    impl<
+                        T: Greeter,
+                    > rt::tonic::server::StreamingService<super::HelloRequest>
+                    for BidiHelloSvc<T> {
                         type Response = super::HelloResponse;
                         type ResponseStream = T::BidiHelloStream;
                         type Future = rt::BoxFuture<
@@ -282,7 +336,9 @@ pub mod greeter_server {
                         >;
                         fn call(
                             &mut self,
-                            request: rt::tonic::Request<rt::tonic::Streaming<super::HelloRequest>>,
+                            request: rt::tonic::Request<
+                                rt::tonic::Streaming<super::HelloRequest>,
+                            >,
                         ) -> Self::Future {
                             let inner = rt::Arc::clone(&self.0);
                             let interceptors = self.1.clone();
@@ -294,14 +350,17 @@ pub mod greeter_server {
                             })
                         }
                     }
-                    let method =
-                        BidiHelloSvc(rt::Arc::clone(&self.inner), self.interceptors.clone());
+                    let method = BidiHelloSvc(
+                        rt::Arc::clone(&self.inner),
+                        self.interceptors.clone(),
+                    );
                     let mut grpc = self.config.grpc(rt::ProstCodec::default());
                     rt::Box::pin(async move { Ok(grpc.streaming(method, req).await) })
                 }
                 path => {
-                    let status =
-                        rt::tonic::Status::unimplemented(format!("unknown method `{path}`"));
+                    let status = rt::tonic::Status::unimplemented(
+                        format!("unknown method `{path}`"),
+                    );
                     rt::Box::pin(rt::ready(Ok(status.into_http())))
                 }
             }
@@ -353,13 +412,19 @@ pub mod greeter_client {
         }
         /// Runs `interceptor` before every call, after those added before it.
         #[must_use]
-        pub fn with_interceptor(mut self, interceptor: impl rt::ClientInterceptor) -> Self {
+        pub fn with_interceptor(
+            mut self,
+            interceptor: impl rt::ClientInterceptor,
+        ) -> Self {
             self.interceptors = self.interceptors.with(interceptor);
             self
         }
         /// Replaces the interceptor chain with `interceptors`.
         #[must_use]
-        pub fn with_interceptors(mut self, interceptors: rt::ClientInterceptors) -> Self {
+        pub fn with_interceptors(
+            mut self,
+            interceptors: rt::ClientInterceptors,
+        ) -> Self {
             self.interceptors = interceptors;
             self
         }
@@ -399,16 +464,21 @@ pub mod greeter_client {
                 .interceptors
                 .run(METHOD, request.into_request())
                 .await?;
-            self.inner.ready().await.map_err(|e| {
-                rt::tonic::Status::unavailable(format!("service was not ready: {}", e.into()))
-            })?;
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    rt::tonic::Status::unavailable(
+                        format!("service was not ready: {}", e.into()),
+                    )
+                })?;
             request
                 .extensions_mut()
                 .insert(rt::GrpcMethod::new(METHOD.service(), METHOD.method()));
-            let path = rt::http::uri::PathAndQuery::from_static("/greeter.v1.Greeter/SayHello");
-            self.inner
-                .unary(request, path, rt::ProstCodec::default())
-                .await
+            let path = rt::http::uri::PathAndQuery::from_static(
+                "/greeter.v1.Greeter/SayHello",
+            );
+            self.inner.unary(request, path, rt::ProstCodec::default()).await
         }
         /// Replies with one greeting per language, in order.
         ///
@@ -425,17 +495,21 @@ pub mod greeter_client {
                 .interceptors
                 .run(METHOD, request.into_request())
                 .await?;
-            self.inner.ready().await.map_err(|e| {
-                rt::tonic::Status::unavailable(format!("service was not ready: {}", e.into()))
-            })?;
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    rt::tonic::Status::unavailable(
+                        format!("service was not ready: {}", e.into()),
+                    )
+                })?;
             request
                 .extensions_mut()
                 .insert(rt::GrpcMethod::new(METHOD.service(), METHOD.method()));
-            let path =
-                rt::http::uri::PathAndQuery::from_static("/greeter.v1.Greeter/LotsOfReplies");
-            self.inner
-                .server_streaming(request, path, rt::ProstCodec::default())
-                .await
+            let path = rt::http::uri::PathAndQuery::from_static(
+                "/greeter.v1.Greeter/LotsOfReplies",
+            );
+            self.inner.server_streaming(request, path, rt::ProstCodec::default()).await
         }
         /// Collects every name sent, then replies once with all of them.
         ///
@@ -449,17 +523,21 @@ pub mod greeter_client {
                 .interceptors
                 .run(METHOD, request.into_streaming_request())
                 .await?;
-            self.inner.ready().await.map_err(|e| {
-                rt::tonic::Status::unavailable(format!("service was not ready: {}", e.into()))
-            })?;
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    rt::tonic::Status::unavailable(
+                        format!("service was not ready: {}", e.into()),
+                    )
+                })?;
             request
                 .extensions_mut()
                 .insert(rt::GrpcMethod::new(METHOD.service(), METHOD.method()));
-            let path =
-                rt::http::uri::PathAndQuery::from_static("/greeter.v1.Greeter/LotsOfGreetings");
-            self.inner
-                .client_streaming(request, path, rt::ProstCodec::default())
-                .await
+            let path = rt::http::uri::PathAndQuery::from_static(
+                "/greeter.v1.Greeter/LotsOfGreetings",
+            );
+            self.inner.client_streaming(request, path, rt::ProstCodec::default()).await
         }
         /// Answers each message as it arrives.
         ///
@@ -476,16 +554,21 @@ pub mod greeter_client {
                 .interceptors
                 .run(METHOD, request.into_streaming_request())
                 .await?;
-            self.inner.ready().await.map_err(|e| {
-                rt::tonic::Status::unavailable(format!("service was not ready: {}", e.into()))
-            })?;
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    rt::tonic::Status::unavailable(
+                        format!("service was not ready: {}", e.into()),
+                    )
+                })?;
             request
                 .extensions_mut()
                 .insert(rt::GrpcMethod::new(METHOD.service(), METHOD.method()));
-            let path = rt::http::uri::PathAndQuery::from_static("/greeter.v1.Greeter/BidiHello");
-            self.inner
-                .streaming(request, path, rt::ProstCodec::default())
-                .await
+            let path = rt::http::uri::PathAndQuery::from_static(
+                "/greeter.v1.Greeter/BidiHello",
+            );
+            self.inner.streaming(request, path, rt::ProstCodec::default()).await
         }
     }
 }

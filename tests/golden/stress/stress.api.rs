@@ -62,13 +62,19 @@ pub mod versions_server {
         }
         /// Runs `interceptor` before every handler, after those added before it.
         #[must_use]
-        pub fn with_interceptor(mut self, interceptor: impl rt::ServerInterceptor) -> Self {
+        pub fn with_interceptor(
+            mut self,
+            interceptor: impl rt::ServerInterceptor,
+        ) -> Self {
             self.interceptors = self.interceptors.with(interceptor);
             self
         }
         /// Replaces the interceptor chain with `interceptors`.
         #[must_use]
-        pub fn with_interceptors(mut self, interceptors: rt::ServerInterceptors) -> Self {
+        pub fn with_interceptors(
+            mut self,
+            interceptors: rt::ServerInterceptors,
+        ) -> Self {
             self.interceptors = interceptors;
             self
         }
@@ -128,10 +134,13 @@ pub mod versions_server {
             match req.uri().path() {
                 "/stress.api.Versions/Current" => {
                     struct CurrentSvc<T: Versions>(rt::Arc<T>, rt::ServerInterceptors);
-                    impl<T: Versions> rt::tonic::server::UnaryService<super::Version> for CurrentSvc<T> {
+                    impl<T: Versions> rt::tonic::server::UnaryService<super::Version>
+                    for CurrentSvc<T> {
                         type Response = super::Version;
-                        type Future =
-                            rt::BoxFuture<rt::tonic::Response<Self::Response>, rt::tonic::Status>;
+                        type Future = rt::BoxFuture<
+                            rt::tonic::Response<Self::Response>,
+                            rt::tonic::Status,
+                        >;
                         fn call(
                             &mut self,
                             request: rt::tonic::Request<super::Version>,
@@ -146,13 +155,17 @@ pub mod versions_server {
                             })
                         }
                     }
-                    let method = CurrentSvc(rt::Arc::clone(&self.inner), self.interceptors.clone());
+                    let method = CurrentSvc(
+                        rt::Arc::clone(&self.inner),
+                        self.interceptors.clone(),
+                    );
                     let mut grpc = self.config.grpc(rt::ProstCodec::default());
                     rt::Box::pin(async move { Ok(grpc.unary(method, req).await) })
                 }
                 path => {
-                    let status =
-                        rt::tonic::Status::unimplemented(format!("unknown method `{path}`"));
+                    let status = rt::tonic::Status::unimplemented(
+                        format!("unknown method `{path}`"),
+                    );
                     rt::Box::pin(rt::ready(Ok(status.into_http())))
                 }
             }
@@ -202,13 +215,19 @@ pub mod versions_client {
         }
         /// Runs `interceptor` before every call, after those added before it.
         #[must_use]
-        pub fn with_interceptor(mut self, interceptor: impl rt::ClientInterceptor) -> Self {
+        pub fn with_interceptor(
+            mut self,
+            interceptor: impl rt::ClientInterceptor,
+        ) -> Self {
             self.interceptors = self.interceptors.with(interceptor);
             self
         }
         /// Replaces the interceptor chain with `interceptors`.
         #[must_use]
-        pub fn with_interceptors(mut self, interceptors: rt::ClientInterceptors) -> Self {
+        pub fn with_interceptors(
+            mut self,
+            interceptors: rt::ClientInterceptors,
+        ) -> Self {
             self.interceptors = interceptors;
             self
         }
@@ -246,16 +265,21 @@ pub mod versions_client {
                 .interceptors
                 .run(METHOD, request.into_request())
                 .await?;
-            self.inner.ready().await.map_err(|e| {
-                rt::tonic::Status::unavailable(format!("service was not ready: {}", e.into()))
-            })?;
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    rt::tonic::Status::unavailable(
+                        format!("service was not ready: {}", e.into()),
+                    )
+                })?;
             request
                 .extensions_mut()
                 .insert(rt::GrpcMethod::new(METHOD.service(), METHOD.method()));
-            let path = rt::http::uri::PathAndQuery::from_static("/stress.api.Versions/Current");
-            self.inner
-                .unary(request, path, rt::ProstCodec::default())
-                .await
+            let path = rt::http::uri::PathAndQuery::from_static(
+                "/stress.api.Versions/Current",
+            );
+            self.inner.unary(request, path, rt::ProstCodec::default()).await
         }
     }
 }

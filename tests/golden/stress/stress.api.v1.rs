@@ -93,7 +93,15 @@ pub mod everything_methods {
     );
     /// Every method of the service, in declaration order.
     pub const METHODS: &[rt::MethodInfo] = &[
-        PING, LIST, UPLOAD, CHAT, OLD_PING, TYPE, TYPE_2, SELF, ASYNC,
+        PING,
+        LIST,
+        UPLOAD,
+        CHAT,
+        OLD_PING,
+        TYPE,
+        TYPE_2,
+        SELF,
+        ASYNC,
     ];
 }
 /// Server side of `stress.api.v1.Everything`.
@@ -119,10 +127,15 @@ pub mod everything_server {
             &self,
             request: rt::tonic::Request<()>,
         ) -> impl rt::Future<
-            Output = rt::Result<rt::tonic::Response<::prost_types::Timestamp>, rt::tonic::Status>,
+            Output = rt::Result<
+                rt::tonic::Response<::prost_types::Timestamp>,
+                rt::tonic::Status,
+            >,
         > + rt::Send;
         /// The response stream of `list`.
-        type ListStream: rt::tokio_stream::Stream<Item = rt::Result<super::Item, rt::tonic::Status>>
+        type ListStream: rt::tokio_stream::Stream<
+                Item = rt::Result<super::Item, rt::tonic::Status>,
+            >
             + rt::Send
             + 'static;
         /// Server streaming with a cross-package request.
@@ -144,8 +157,12 @@ pub mod everything_server {
         > + rt::Send;
         /// The response stream of `chat`.
         type ChatStream: rt::tokio_stream::Stream<
-                Item = rt::Result<super::super::super::common::v1::HttpRequest, rt::tonic::Status>,
-            > + rt::Send
+                Item = rt::Result<
+                    super::super::super::common::v1::HttpRequest,
+                    rt::tonic::Status,
+                >,
+            >
+            + rt::Send
             + 'static;
         /// Bidirectional streaming.
         fn chat(
@@ -161,7 +178,9 @@ pub mod everything_server {
         fn old_ping(
             &self,
             request: rt::tonic::Request<()>,
-        ) -> impl rt::Future<Output = rt::Result<rt::tonic::Response<()>, rt::tonic::Status>> + rt::Send;
+        ) -> impl rt::Future<
+            Output = rt::Result<rt::tonic::Response<()>, rt::tonic::Status>,
+        > + rt::Send;
         /// Names that are Rust keywords or clash once snake-cased.
         fn r#type(
             &self,
@@ -184,13 +203,15 @@ pub mod everything_server {
         fn self_(
             &self,
             request: rt::tonic::Request<super::Item>,
-        ) -> impl rt::Future<Output = rt::Result<rt::tonic::Response<super::Item>, rt::tonic::Status>>
-               + rt::Send;
+        ) -> impl rt::Future<
+            Output = rt::Result<rt::tonic::Response<super::Item>, rt::tonic::Status>,
+        > + rt::Send;
         fn r#async(
             &self,
             request: rt::tonic::Request<super::Item>,
-        ) -> impl rt::Future<Output = rt::Result<rt::tonic::Response<super::Item>, rt::tonic::Status>>
-               + rt::Send;
+        ) -> impl rt::Future<
+            Output = rt::Result<rt::tonic::Response<super::Item>, rt::tonic::Status>,
+        > + rt::Send;
     }
     /// Serves a [`Everything`] implementation as the gRPC service `stress.api.v1.Everything`.
     #[derive(Debug)]
@@ -214,13 +235,19 @@ pub mod everything_server {
         }
         /// Runs `interceptor` before every handler, after those added before it.
         #[must_use]
-        pub fn with_interceptor(mut self, interceptor: impl rt::ServerInterceptor) -> Self {
+        pub fn with_interceptor(
+            mut self,
+            interceptor: impl rt::ServerInterceptor,
+        ) -> Self {
             self.interceptors = self.interceptors.with(interceptor);
             self
         }
         /// Replaces the interceptor chain with `interceptors`.
         #[must_use]
-        pub fn with_interceptors(mut self, interceptors: rt::ServerInterceptors) -> Self {
+        pub fn with_interceptors(
+            mut self,
+            interceptors: rt::ServerInterceptors,
+        ) -> Self {
             self.interceptors = interceptors;
             self
         }
@@ -280,11 +307,17 @@ pub mod everything_server {
             match req.uri().path() {
                 "/stress.api.v1.Everything/Ping" => {
                     struct PingSvc<T: Everything>(rt::Arc<T>, rt::ServerInterceptors);
-                    impl<T: Everything> rt::tonic::server::UnaryService<()> for PingSvc<T> {
+                    impl<T: Everything> rt::tonic::server::UnaryService<()>
+                    for PingSvc<T> {
                         type Response = ::prost_types::Timestamp;
-                        type Future =
-                            rt::BoxFuture<rt::tonic::Response<Self::Response>, rt::tonic::Status>;
-                        fn call(&mut self, request: rt::tonic::Request<()>) -> Self::Future {
+                        type Future = rt::BoxFuture<
+                            rt::tonic::Response<Self::Response>,
+                            rt::tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: rt::tonic::Request<()>,
+                        ) -> Self::Future {
                             let inner = rt::Arc::clone(&self.0);
                             let interceptors = self.1.clone();
                             rt::Box::pin(async move {
@@ -295,17 +328,20 @@ pub mod everything_server {
                             })
                         }
                     }
-                    let method = PingSvc(rt::Arc::clone(&self.inner), self.interceptors.clone());
+                    let method = PingSvc(
+                        rt::Arc::clone(&self.inner),
+                        self.interceptors.clone(),
+                    );
                     let mut grpc = self.config.grpc(rt::ProstCodec::default());
                     rt::Box::pin(async move { Ok(grpc.unary(method, req).await) })
                 }
                 "/stress.api.v1.Everything/List" => {
                     struct ListSvc<T: Everything>(rt::Arc<T>, rt::ServerInterceptors);
-                    impl<T: Everything>
-                        rt::tonic::server::ServerStreamingService<
-                            super::super::super::common::v1::Page,
-                        > for ListSvc<T>
-                    {
+                    impl<
+                        T: Everything,
+                    > rt::tonic::server::ServerStreamingService<
+                        super::super::super::common::v1::Page,
+                    > for ListSvc<T> {
                         type Response = super::Item;
                         type ResponseStream = T::ListStream;
                         type Future = rt::BoxFuture<
@@ -314,7 +350,9 @@ pub mod everything_server {
                         >;
                         fn call(
                             &mut self,
-                            request: rt::tonic::Request<super::super::super::common::v1::Page>,
+                            request: rt::tonic::Request<
+                                super::super::super::common::v1::Page,
+                            >,
                         ) -> Self::Future {
                             let inner = rt::Arc::clone(&self.0);
                             let interceptors = self.1.clone();
@@ -326,19 +364,31 @@ pub mod everything_server {
                             })
                         }
                     }
-                    let method = ListSvc(rt::Arc::clone(&self.inner), self.interceptors.clone());
+                    let method = ListSvc(
+                        rt::Arc::clone(&self.inner),
+                        self.interceptors.clone(),
+                    );
                     let mut grpc = self.config.grpc(rt::ProstCodec::default());
-                    rt::Box::pin(async move { Ok(grpc.server_streaming(method, req).await) })
+                    rt::Box::pin(async move {
+                        Ok(grpc.server_streaming(method, req).await)
+                    })
                 }
                 "/stress.api.v1.Everything/Upload" => {
                     struct UploadSvc<T: Everything>(rt::Arc<T>, rt::ServerInterceptors);
-                    impl<T: Everything> rt::tonic::server::ClientStreamingService<super::Item> for UploadSvc<T> {
+                    impl<
+                        T: Everything,
+                    > rt::tonic::server::ClientStreamingService<super::Item>
+                    for UploadSvc<T> {
                         type Response = super::super::super::common::v1::Page;
-                        type Future =
-                            rt::BoxFuture<rt::tonic::Response<Self::Response>, rt::tonic::Status>;
+                        type Future = rt::BoxFuture<
+                            rt::tonic::Response<Self::Response>,
+                            rt::tonic::Status,
+                        >;
                         fn call(
                             &mut self,
-                            request: rt::tonic::Request<rt::tonic::Streaming<super::Item>>,
+                            request: rt::tonic::Request<
+                                rt::tonic::Streaming<super::Item>,
+                            >,
                         ) -> Self::Future {
                             let inner = rt::Arc::clone(&self.0);
                             let interceptors = self.1.clone();
@@ -350,17 +400,22 @@ pub mod everything_server {
                             })
                         }
                     }
-                    let method = UploadSvc(rt::Arc::clone(&self.inner), self.interceptors.clone());
+                    let method = UploadSvc(
+                        rt::Arc::clone(&self.inner),
+                        self.interceptors.clone(),
+                    );
                     let mut grpc = self.config.grpc(rt::ProstCodec::default());
-                    rt::Box::pin(async move { Ok(grpc.client_streaming(method, req).await) })
+                    rt::Box::pin(async move {
+                        Ok(grpc.client_streaming(method, req).await)
+                    })
                 }
                 "/stress.api.v1.Everything/Chat" => {
                     struct ChatSvc<T: Everything>(rt::Arc<T>, rt::ServerInterceptors);
-                    impl<T: Everything>
-                        rt::tonic::server::StreamingService<
-                            super::super::super::common::v1::HttpRequest,
-                        > for ChatSvc<T>
-                    {
+                    impl<
+                        T: Everything,
+                    > rt::tonic::server::StreamingService<
+                        super::super::super::common::v1::HttpRequest,
+                    > for ChatSvc<T> {
                         type Response = super::super::super::common::v1::HttpRequest;
                         type ResponseStream = T::ChatStream;
                         type Future = rt::BoxFuture<
@@ -370,7 +425,9 @@ pub mod everything_server {
                         fn call(
                             &mut self,
                             request: rt::tonic::Request<
-                                rt::tonic::Streaming<super::super::super::common::v1::HttpRequest>,
+                                rt::tonic::Streaming<
+                                    super::super::super::common::v1::HttpRequest,
+                                >,
                             >,
                         ) -> Self::Future {
                             let inner = rt::Arc::clone(&self.0);
@@ -383,17 +440,26 @@ pub mod everything_server {
                             })
                         }
                     }
-                    let method = ChatSvc(rt::Arc::clone(&self.inner), self.interceptors.clone());
+                    let method = ChatSvc(
+                        rt::Arc::clone(&self.inner),
+                        self.interceptors.clone(),
+                    );
                     let mut grpc = self.config.grpc(rt::ProstCodec::default());
                     rt::Box::pin(async move { Ok(grpc.streaming(method, req).await) })
                 }
                 "/stress.api.v1.Everything/OldPing" => {
                     struct OldPingSvc<T: Everything>(rt::Arc<T>, rt::ServerInterceptors);
-                    impl<T: Everything> rt::tonic::server::UnaryService<()> for OldPingSvc<T> {
+                    impl<T: Everything> rt::tonic::server::UnaryService<()>
+                    for OldPingSvc<T> {
                         type Response = ();
-                        type Future =
-                            rt::BoxFuture<rt::tonic::Response<Self::Response>, rt::tonic::Status>;
-                        fn call(&mut self, request: rt::tonic::Request<()>) -> Self::Future {
+                        type Future = rt::BoxFuture<
+                            rt::tonic::Response<Self::Response>,
+                            rt::tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: rt::tonic::Request<()>,
+                        ) -> Self::Future {
                             let inner = rt::Arc::clone(&self.0);
                             let interceptors = self.1.clone();
                             rt::Box::pin(async move {
@@ -404,22 +470,29 @@ pub mod everything_server {
                             })
                         }
                     }
-                    let method = OldPingSvc(rt::Arc::clone(&self.inner), self.interceptors.clone());
+                    let method = OldPingSvc(
+                        rt::Arc::clone(&self.inner),
+                        self.interceptors.clone(),
+                    );
                     let mut grpc = self.config.grpc(rt::ProstCodec::default());
                     rt::Box::pin(async move { Ok(grpc.unary(method, req).await) })
                 }
                 "/stress.api.v1.Everything/Type" => {
                     struct TypeSvc<T: Everything>(rt::Arc<T>, rt::ServerInterceptors);
-                    impl<T: Everything>
-                        rt::tonic::server::UnaryService<super::super::super::r#type::Kind>
-                        for TypeSvc<T>
-                    {
+                    impl<
+                        T: Everything,
+                    > rt::tonic::server::UnaryService<super::super::super::r#type::Kind>
+                    for TypeSvc<T> {
                         type Response = super::super::super::r#type::Kind;
-                        type Future =
-                            rt::BoxFuture<rt::tonic::Response<Self::Response>, rt::tonic::Status>;
+                        type Future = rt::BoxFuture<
+                            rt::tonic::Response<Self::Response>,
+                            rt::tonic::Status,
+                        >;
                         fn call(
                             &mut self,
-                            request: rt::tonic::Request<super::super::super::r#type::Kind>,
+                            request: rt::tonic::Request<
+                                super::super::super::r#type::Kind,
+                            >,
                         ) -> Self::Future {
                             let inner = rt::Arc::clone(&self.0);
                             let interceptors = self.1.clone();
@@ -431,22 +504,29 @@ pub mod everything_server {
                             })
                         }
                     }
-                    let method = TypeSvc(rt::Arc::clone(&self.inner), self.interceptors.clone());
+                    let method = TypeSvc(
+                        rt::Arc::clone(&self.inner),
+                        self.interceptors.clone(),
+                    );
                     let mut grpc = self.config.grpc(rt::ProstCodec::default());
                     rt::Box::pin(async move { Ok(grpc.unary(method, req).await) })
                 }
                 "/stress.api.v1.Everything/type" => {
                     struct Type2Svc<T: Everything>(rt::Arc<T>, rt::ServerInterceptors);
-                    impl<T: Everything>
-                        rt::tonic::server::UnaryService<super::super::super::r#type::Kind>
-                        for Type2Svc<T>
-                    {
+                    impl<
+                        T: Everything,
+                    > rt::tonic::server::UnaryService<super::super::super::r#type::Kind>
+                    for Type2Svc<T> {
                         type Response = super::super::super::r#type::Kind;
-                        type Future =
-                            rt::BoxFuture<rt::tonic::Response<Self::Response>, rt::tonic::Status>;
+                        type Future = rt::BoxFuture<
+                            rt::tonic::Response<Self::Response>,
+                            rt::tonic::Status,
+                        >;
                         fn call(
                             &mut self,
-                            request: rt::tonic::Request<super::super::super::r#type::Kind>,
+                            request: rt::tonic::Request<
+                                super::super::super::r#type::Kind,
+                            >,
                         ) -> Self::Future {
                             let inner = rt::Arc::clone(&self.0);
                             let interceptors = self.1.clone();
@@ -458,16 +538,22 @@ pub mod everything_server {
                             })
                         }
                     }
-                    let method = Type2Svc(rt::Arc::clone(&self.inner), self.interceptors.clone());
+                    let method = Type2Svc(
+                        rt::Arc::clone(&self.inner),
+                        self.interceptors.clone(),
+                    );
                     let mut grpc = self.config.grpc(rt::ProstCodec::default());
                     rt::Box::pin(async move { Ok(grpc.unary(method, req).await) })
                 }
                 "/stress.api.v1.Everything/Self" => {
                     struct SelfSvc<T: Everything>(rt::Arc<T>, rt::ServerInterceptors);
-                    impl<T: Everything> rt::tonic::server::UnaryService<super::Item> for SelfSvc<T> {
+                    impl<T: Everything> rt::tonic::server::UnaryService<super::Item>
+                    for SelfSvc<T> {
                         type Response = super::Item;
-                        type Future =
-                            rt::BoxFuture<rt::tonic::Response<Self::Response>, rt::tonic::Status>;
+                        type Future = rt::BoxFuture<
+                            rt::tonic::Response<Self::Response>,
+                            rt::tonic::Status,
+                        >;
                         fn call(
                             &mut self,
                             request: rt::tonic::Request<super::Item>,
@@ -482,16 +568,22 @@ pub mod everything_server {
                             })
                         }
                     }
-                    let method = SelfSvc(rt::Arc::clone(&self.inner), self.interceptors.clone());
+                    let method = SelfSvc(
+                        rt::Arc::clone(&self.inner),
+                        self.interceptors.clone(),
+                    );
                     let mut grpc = self.config.grpc(rt::ProstCodec::default());
                     rt::Box::pin(async move { Ok(grpc.unary(method, req).await) })
                 }
                 "/stress.api.v1.Everything/Async" => {
                     struct AsyncSvc<T: Everything>(rt::Arc<T>, rt::ServerInterceptors);
-                    impl<T: Everything> rt::tonic::server::UnaryService<super::Item> for AsyncSvc<T> {
+                    impl<T: Everything> rt::tonic::server::UnaryService<super::Item>
+                    for AsyncSvc<T> {
                         type Response = super::Item;
-                        type Future =
-                            rt::BoxFuture<rt::tonic::Response<Self::Response>, rt::tonic::Status>;
+                        type Future = rt::BoxFuture<
+                            rt::tonic::Response<Self::Response>,
+                            rt::tonic::Status,
+                        >;
                         fn call(
                             &mut self,
                             request: rt::tonic::Request<super::Item>,
@@ -506,13 +598,17 @@ pub mod everything_server {
                             })
                         }
                     }
-                    let method = AsyncSvc(rt::Arc::clone(&self.inner), self.interceptors.clone());
+                    let method = AsyncSvc(
+                        rt::Arc::clone(&self.inner),
+                        self.interceptors.clone(),
+                    );
                     let mut grpc = self.config.grpc(rt::ProstCodec::default());
                     rt::Box::pin(async move { Ok(grpc.unary(method, req).await) })
                 }
                 path => {
-                    let status =
-                        rt::tonic::Status::unimplemented(format!("unknown method `{path}`"));
+                    let status = rt::tonic::Status::unimplemented(
+                        format!("unknown method `{path}`"),
+                    );
                     rt::Box::pin(rt::ready(Ok(status.into_http())))
                 }
             }
@@ -575,13 +671,19 @@ pub mod everything_client {
         }
         /// Runs `interceptor` before every call, after those added before it.
         #[must_use]
-        pub fn with_interceptor(mut self, interceptor: impl rt::ClientInterceptor) -> Self {
+        pub fn with_interceptor(
+            mut self,
+            interceptor: impl rt::ClientInterceptor,
+        ) -> Self {
             self.interceptors = self.interceptors.with(interceptor);
             self
         }
         /// Replaces the interceptor chain with `interceptors`.
         #[must_use]
-        pub fn with_interceptors(mut self, interceptors: rt::ClientInterceptors) -> Self {
+        pub fn with_interceptors(
+            mut self,
+            interceptors: rt::ClientInterceptors,
+        ) -> Self {
             self.interceptors = interceptors;
             self
         }
@@ -615,22 +717,30 @@ pub mod everything_client {
         pub async fn ping(
             &mut self,
             request: impl rt::tonic::IntoRequest<()>,
-        ) -> rt::Result<rt::tonic::Response<::prost_types::Timestamp>, rt::tonic::Status> {
+        ) -> rt::Result<
+            rt::tonic::Response<::prost_types::Timestamp>,
+            rt::tonic::Status,
+        > {
             const METHOD: &rt::MethodInfo = &super::everything_methods::PING;
             let mut request = self
                 .interceptors
                 .run(METHOD, request.into_request())
                 .await?;
-            self.inner.ready().await.map_err(|e| {
-                rt::tonic::Status::unavailable(format!("service was not ready: {}", e.into()))
-            })?;
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    rt::tonic::Status::unavailable(
+                        format!("service was not ready: {}", e.into()),
+                    )
+                })?;
             request
                 .extensions_mut()
                 .insert(rt::GrpcMethod::new(METHOD.service(), METHOD.method()));
-            let path = rt::http::uri::PathAndQuery::from_static("/stress.api.v1.Everything/Ping");
-            self.inner
-                .unary(request, path, rt::ProstCodec::default())
-                .await
+            let path = rt::http::uri::PathAndQuery::from_static(
+                "/stress.api.v1.Everything/Ping",
+            );
+            self.inner.unary(request, path, rt::ProstCodec::default()).await
         }
         /// Server streaming with a cross-package request.
         ///
@@ -647,16 +757,21 @@ pub mod everything_client {
                 .interceptors
                 .run(METHOD, request.into_request())
                 .await?;
-            self.inner.ready().await.map_err(|e| {
-                rt::tonic::Status::unavailable(format!("service was not ready: {}", e.into()))
-            })?;
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    rt::tonic::Status::unavailable(
+                        format!("service was not ready: {}", e.into()),
+                    )
+                })?;
             request
                 .extensions_mut()
                 .insert(rt::GrpcMethod::new(METHOD.service(), METHOD.method()));
-            let path = rt::http::uri::PathAndQuery::from_static("/stress.api.v1.Everything/List");
-            self.inner
-                .server_streaming(request, path, rt::ProstCodec::default())
-                .await
+            let path = rt::http::uri::PathAndQuery::from_static(
+                "/stress.api.v1.Everything/List",
+            );
+            self.inner.server_streaming(request, path, rt::ProstCodec::default()).await
         }
         /// Client streaming with a cross-package response.
         ///
@@ -664,23 +779,30 @@ pub mod everything_client {
         pub async fn upload(
             &mut self,
             request: impl rt::tonic::IntoStreamingRequest<Message = super::Item>,
-        ) -> rt::Result<rt::tonic::Response<super::super::super::common::v1::Page>, rt::tonic::Status>
-        {
+        ) -> rt::Result<
+            rt::tonic::Response<super::super::super::common::v1::Page>,
+            rt::tonic::Status,
+        > {
             const METHOD: &rt::MethodInfo = &super::everything_methods::UPLOAD;
             let mut request = self
                 .interceptors
                 .run(METHOD, request.into_streaming_request())
                 .await?;
-            self.inner.ready().await.map_err(|e| {
-                rt::tonic::Status::unavailable(format!("service was not ready: {}", e.into()))
-            })?;
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    rt::tonic::Status::unavailable(
+                        format!("service was not ready: {}", e.into()),
+                    )
+                })?;
             request
                 .extensions_mut()
                 .insert(rt::GrpcMethod::new(METHOD.service(), METHOD.method()));
-            let path = rt::http::uri::PathAndQuery::from_static("/stress.api.v1.Everything/Upload");
-            self.inner
-                .client_streaming(request, path, rt::ProstCodec::default())
-                .await
+            let path = rt::http::uri::PathAndQuery::from_static(
+                "/stress.api.v1.Everything/Upload",
+            );
+            self.inner.client_streaming(request, path, rt::ProstCodec::default()).await
         }
         /// Bidirectional streaming.
         ///
@@ -701,16 +823,21 @@ pub mod everything_client {
                 .interceptors
                 .run(METHOD, request.into_streaming_request())
                 .await?;
-            self.inner.ready().await.map_err(|e| {
-                rt::tonic::Status::unavailable(format!("service was not ready: {}", e.into()))
-            })?;
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    rt::tonic::Status::unavailable(
+                        format!("service was not ready: {}", e.into()),
+                    )
+                })?;
             request
                 .extensions_mut()
                 .insert(rt::GrpcMethod::new(METHOD.service(), METHOD.method()));
-            let path = rt::http::uri::PathAndQuery::from_static("/stress.api.v1.Everything/Chat");
-            self.inner
-                .streaming(request, path, rt::ProstCodec::default())
-                .await
+            let path = rt::http::uri::PathAndQuery::from_static(
+                "/stress.api.v1.Everything/Chat",
+            );
+            self.inner.streaming(request, path, rt::ProstCodec::default()).await
         }
         /// A deprecated method.
         ///
@@ -725,17 +852,21 @@ pub mod everything_client {
                 .interceptors
                 .run(METHOD, request.into_request())
                 .await?;
-            self.inner.ready().await.map_err(|e| {
-                rt::tonic::Status::unavailable(format!("service was not ready: {}", e.into()))
-            })?;
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    rt::tonic::Status::unavailable(
+                        format!("service was not ready: {}", e.into()),
+                    )
+                })?;
             request
                 .extensions_mut()
                 .insert(rt::GrpcMethod::new(METHOD.service(), METHOD.method()));
-            let path =
-                rt::http::uri::PathAndQuery::from_static("/stress.api.v1.Everything/OldPing");
-            self.inner
-                .unary(request, path, rt::ProstCodec::default())
-                .await
+            let path = rt::http::uri::PathAndQuery::from_static(
+                "/stress.api.v1.Everything/OldPing",
+            );
+            self.inner.unary(request, path, rt::ProstCodec::default()).await
         }
         /// Names that are Rust keywords or clash once snake-cased.
         ///
@@ -743,45 +874,59 @@ pub mod everything_client {
         pub async fn r#type(
             &mut self,
             request: impl rt::tonic::IntoRequest<super::super::super::r#type::Kind>,
-        ) -> rt::Result<rt::tonic::Response<super::super::super::r#type::Kind>, rt::tonic::Status>
-        {
+        ) -> rt::Result<
+            rt::tonic::Response<super::super::super::r#type::Kind>,
+            rt::tonic::Status,
+        > {
             const METHOD: &rt::MethodInfo = &super::everything_methods::TYPE;
             let mut request = self
                 .interceptors
                 .run(METHOD, request.into_request())
                 .await?;
-            self.inner.ready().await.map_err(|e| {
-                rt::tonic::Status::unavailable(format!("service was not ready: {}", e.into()))
-            })?;
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    rt::tonic::Status::unavailable(
+                        format!("service was not ready: {}", e.into()),
+                    )
+                })?;
             request
                 .extensions_mut()
                 .insert(rt::GrpcMethod::new(METHOD.service(), METHOD.method()));
-            let path = rt::http::uri::PathAndQuery::from_static("/stress.api.v1.Everything/Type");
-            self.inner
-                .unary(request, path, rt::ProstCodec::default())
-                .await
+            let path = rt::http::uri::PathAndQuery::from_static(
+                "/stress.api.v1.Everything/Type",
+            );
+            self.inner.unary(request, path, rt::ProstCodec::default()).await
         }
         /// Calls `/stress.api.v1.Everything/type`.
         pub async fn type_2(
             &mut self,
             request: impl rt::tonic::IntoRequest<super::super::super::r#type::Kind>,
-        ) -> rt::Result<rt::tonic::Response<super::super::super::r#type::Kind>, rt::tonic::Status>
-        {
+        ) -> rt::Result<
+            rt::tonic::Response<super::super::super::r#type::Kind>,
+            rt::tonic::Status,
+        > {
             const METHOD: &rt::MethodInfo = &super::everything_methods::TYPE_2;
             let mut request = self
                 .interceptors
                 .run(METHOD, request.into_request())
                 .await?;
-            self.inner.ready().await.map_err(|e| {
-                rt::tonic::Status::unavailable(format!("service was not ready: {}", e.into()))
-            })?;
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    rt::tonic::Status::unavailable(
+                        format!("service was not ready: {}", e.into()),
+                    )
+                })?;
             request
                 .extensions_mut()
                 .insert(rt::GrpcMethod::new(METHOD.service(), METHOD.method()));
-            let path = rt::http::uri::PathAndQuery::from_static("/stress.api.v1.Everything/type");
-            self.inner
-                .unary(request, path, rt::ProstCodec::default())
-                .await
+            let path = rt::http::uri::PathAndQuery::from_static(
+                "/stress.api.v1.Everything/type",
+            );
+            self.inner.unary(request, path, rt::ProstCodec::default()).await
         }
         /// Calls `/stress.api.v1.Everything/Self`.
         pub async fn self_(
@@ -793,16 +938,21 @@ pub mod everything_client {
                 .interceptors
                 .run(METHOD, request.into_request())
                 .await?;
-            self.inner.ready().await.map_err(|e| {
-                rt::tonic::Status::unavailable(format!("service was not ready: {}", e.into()))
-            })?;
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    rt::tonic::Status::unavailable(
+                        format!("service was not ready: {}", e.into()),
+                    )
+                })?;
             request
                 .extensions_mut()
                 .insert(rt::GrpcMethod::new(METHOD.service(), METHOD.method()));
-            let path = rt::http::uri::PathAndQuery::from_static("/stress.api.v1.Everything/Self");
-            self.inner
-                .unary(request, path, rt::ProstCodec::default())
-                .await
+            let path = rt::http::uri::PathAndQuery::from_static(
+                "/stress.api.v1.Everything/Self",
+            );
+            self.inner.unary(request, path, rt::ProstCodec::default()).await
         }
         /// Calls `/stress.api.v1.Everything/Async`.
         pub async fn r#async(
@@ -814,16 +964,21 @@ pub mod everything_client {
                 .interceptors
                 .run(METHOD, request.into_request())
                 .await?;
-            self.inner.ready().await.map_err(|e| {
-                rt::tonic::Status::unavailable(format!("service was not ready: {}", e.into()))
-            })?;
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    rt::tonic::Status::unavailable(
+                        format!("service was not ready: {}", e.into()),
+                    )
+                })?;
             request
                 .extensions_mut()
                 .insert(rt::GrpcMethod::new(METHOD.service(), METHOD.method()));
-            let path = rt::http::uri::PathAndQuery::from_static("/stress.api.v1.Everything/Async");
-            self.inner
-                .unary(request, path, rt::ProstCodec::default())
-                .await
+            let path = rt::http::uri::PathAndQuery::from_static(
+                "/stress.api.v1.Everything/Async",
+            );
+            self.inner.unary(request, path, rt::ProstCodec::default()).await
         }
     }
 }
@@ -864,13 +1019,19 @@ pub mod nothing_server {
         }
         /// Runs `interceptor` before every handler, after those added before it.
         #[must_use]
-        pub fn with_interceptor(mut self, interceptor: impl rt::ServerInterceptor) -> Self {
+        pub fn with_interceptor(
+            mut self,
+            interceptor: impl rt::ServerInterceptor,
+        ) -> Self {
             self.interceptors = self.interceptors.with(interceptor);
             self
         }
         /// Replaces the interceptor chain with `interceptors`.
         #[must_use]
-        pub fn with_interceptors(mut self, interceptors: rt::ServerInterceptors) -> Self {
+        pub fn with_interceptors(
+            mut self,
+            interceptors: rt::ServerInterceptors,
+        ) -> Self {
             self.interceptors = interceptors;
             self
         }
@@ -928,7 +1089,9 @@ pub mod nothing_server {
         }
         fn call(&mut self, req: rt::http::Request<B>) -> Self::Future {
             let path = req.uri().path();
-            let status = rt::tonic::Status::unimplemented(format!("unknown method `{path}`"));
+            let status = rt::tonic::Status::unimplemented(
+                format!("unknown method `{path}`"),
+            );
             rt::Box::pin(rt::ready(Ok(status.into_http())))
         }
     }
@@ -978,13 +1141,19 @@ pub mod nothing_client {
         }
         /// Runs `interceptor` before every call, after those added before it.
         #[must_use]
-        pub fn with_interceptor(mut self, interceptor: impl rt::ClientInterceptor) -> Self {
+        pub fn with_interceptor(
+            mut self,
+            interceptor: impl rt::ClientInterceptor,
+        ) -> Self {
             self.interceptors = self.interceptors.with(interceptor);
             self
         }
         /// Replaces the interceptor chain with `interceptors`.
         #[must_use]
-        pub fn with_interceptors(mut self, interceptors: rt::ClientInterceptors) -> Self {
+        pub fn with_interceptors(
+            mut self,
+            interceptors: rt::ClientInterceptors,
+        ) -> Self {
             self.interceptors = interceptors;
             self
         }
@@ -1042,8 +1211,9 @@ pub mod legacy_server {
         fn get(
             &self,
             request: rt::tonic::Request<super::Item>,
-        ) -> impl rt::Future<Output = rt::Result<rt::tonic::Response<super::Item>, rt::tonic::Status>>
-               + rt::Send;
+        ) -> impl rt::Future<
+            Output = rt::Result<rt::tonic::Response<super::Item>, rt::tonic::Status>,
+        > + rt::Send;
     }
     /// Serves a [`Legacy`] implementation as the gRPC service `stress.api.v1.Legacy`.
     #[deprecated]
@@ -1068,13 +1238,19 @@ pub mod legacy_server {
         }
         /// Runs `interceptor` before every handler, after those added before it.
         #[must_use]
-        pub fn with_interceptor(mut self, interceptor: impl rt::ServerInterceptor) -> Self {
+        pub fn with_interceptor(
+            mut self,
+            interceptor: impl rt::ServerInterceptor,
+        ) -> Self {
             self.interceptors = self.interceptors.with(interceptor);
             self
         }
         /// Replaces the interceptor chain with `interceptors`.
         #[must_use]
-        pub fn with_interceptors(mut self, interceptors: rt::ServerInterceptors) -> Self {
+        pub fn with_interceptors(
+            mut self,
+            interceptors: rt::ServerInterceptors,
+        ) -> Self {
             self.interceptors = interceptors;
             self
         }
@@ -1134,10 +1310,13 @@ pub mod legacy_server {
             match req.uri().path() {
                 "/stress.api.v1.Legacy/Get" => {
                     struct GetSvc<T: Legacy>(rt::Arc<T>, rt::ServerInterceptors);
-                    impl<T: Legacy> rt::tonic::server::UnaryService<super::Item> for GetSvc<T> {
+                    impl<T: Legacy> rt::tonic::server::UnaryService<super::Item>
+                    for GetSvc<T> {
                         type Response = super::Item;
-                        type Future =
-                            rt::BoxFuture<rt::tonic::Response<Self::Response>, rt::tonic::Status>;
+                        type Future = rt::BoxFuture<
+                            rt::tonic::Response<Self::Response>,
+                            rt::tonic::Status,
+                        >;
                         fn call(
                             &mut self,
                             request: rt::tonic::Request<super::Item>,
@@ -1152,13 +1331,17 @@ pub mod legacy_server {
                             })
                         }
                     }
-                    let method = GetSvc(rt::Arc::clone(&self.inner), self.interceptors.clone());
+                    let method = GetSvc(
+                        rt::Arc::clone(&self.inner),
+                        self.interceptors.clone(),
+                    );
                     let mut grpc = self.config.grpc(rt::ProstCodec::default());
                     rt::Box::pin(async move { Ok(grpc.unary(method, req).await) })
                 }
                 path => {
-                    let status =
-                        rt::tonic::Status::unimplemented(format!("unknown method `{path}`"));
+                    let status = rt::tonic::Status::unimplemented(
+                        format!("unknown method `{path}`"),
+                    );
                     rt::Box::pin(rt::ready(Ok(status.into_http())))
                 }
             }
@@ -1212,13 +1395,19 @@ pub mod legacy_client {
         }
         /// Runs `interceptor` before every call, after those added before it.
         #[must_use]
-        pub fn with_interceptor(mut self, interceptor: impl rt::ClientInterceptor) -> Self {
+        pub fn with_interceptor(
+            mut self,
+            interceptor: impl rt::ClientInterceptor,
+        ) -> Self {
             self.interceptors = self.interceptors.with(interceptor);
             self
         }
         /// Replaces the interceptor chain with `interceptors`.
         #[must_use]
-        pub fn with_interceptors(mut self, interceptors: rt::ClientInterceptors) -> Self {
+        pub fn with_interceptors(
+            mut self,
+            interceptors: rt::ClientInterceptors,
+        ) -> Self {
             self.interceptors = interceptors;
             self
         }
@@ -1256,16 +1445,21 @@ pub mod legacy_client {
                 .interceptors
                 .run(METHOD, request.into_request())
                 .await?;
-            self.inner.ready().await.map_err(|e| {
-                rt::tonic::Status::unavailable(format!("service was not ready: {}", e.into()))
-            })?;
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    rt::tonic::Status::unavailable(
+                        format!("service was not ready: {}", e.into()),
+                    )
+                })?;
             request
                 .extensions_mut()
                 .insert(rt::GrpcMethod::new(METHOD.service(), METHOD.method()));
-            let path = rt::http::uri::PathAndQuery::from_static("/stress.api.v1.Legacy/Get");
-            self.inner
-                .unary(request, path, rt::ProstCodec::default())
-                .await
+            let path = rt::http::uri::PathAndQuery::from_static(
+                "/stress.api.v1.Legacy/Get",
+            );
+            self.inner.unary(request, path, rt::ProstCodec::default()).await
         }
     }
 }

@@ -24,7 +24,17 @@ pub mod page {
         #[prost(message, optional, tag = "2")]
         pub length: ::core::option::Option<::prost_types::Duration>,
     }
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+    #[derive(
+        Clone,
+        Copy,
+        Debug,
+        PartialEq,
+        Eq,
+        Hash,
+        PartialOrd,
+        Ord,
+        ::prost::Enumeration
+    )]
     #[repr(i32)]
     pub enum Order {
         Unspecified = 0,
@@ -62,8 +72,10 @@ pub struct HttpRequest {
     #[prost(bool, tag = "2")]
     pub r#async: bool,
     #[prost(map = "string, bytes", tag = "3")]
-    pub headers:
-        ::std::collections::HashMap<::prost::alloc::string::String, ::prost::alloc::vec::Vec<u8>>,
+    pub headers: ::std::collections::HashMap<
+        ::prost::alloc::string::String,
+        ::prost::alloc::vec::Vec<u8>,
+    >,
     #[prost(oneof = "http_request::Body", tags = "4, 5")]
     pub body: ::core::option::Option<http_request::Body>,
 }

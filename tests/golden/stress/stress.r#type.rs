@@ -37,8 +37,9 @@ pub mod self_server {
         fn r#match(
             &self,
             request: rt::tonic::Request<super::Kind>,
-        ) -> impl rt::Future<Output = rt::Result<rt::tonic::Response<super::Kind>, rt::tonic::Status>>
-               + rt::Send;
+        ) -> impl rt::Future<
+            Output = rt::Result<rt::tonic::Response<super::Kind>, rt::tonic::Status>,
+        > + rt::Send;
     }
     /// Serves a [`Self_`] implementation as the gRPC service `stress.type.Self`.
     #[derive(Debug)]
@@ -62,13 +63,19 @@ pub mod self_server {
         }
         /// Runs `interceptor` before every handler, after those added before it.
         #[must_use]
-        pub fn with_interceptor(mut self, interceptor: impl rt::ServerInterceptor) -> Self {
+        pub fn with_interceptor(
+            mut self,
+            interceptor: impl rt::ServerInterceptor,
+        ) -> Self {
             self.interceptors = self.interceptors.with(interceptor);
             self
         }
         /// Replaces the interceptor chain with `interceptors`.
         #[must_use]
-        pub fn with_interceptors(mut self, interceptors: rt::ServerInterceptors) -> Self {
+        pub fn with_interceptors(
+            mut self,
+            interceptors: rt::ServerInterceptors,
+        ) -> Self {
             self.interceptors = interceptors;
             self
         }
@@ -128,10 +135,13 @@ pub mod self_server {
             match req.uri().path() {
                 "/stress.type.Self/Match" => {
                     struct MatchSvc<T: Self_>(rt::Arc<T>, rt::ServerInterceptors);
-                    impl<T: Self_> rt::tonic::server::UnaryService<super::Kind> for MatchSvc<T> {
+                    impl<T: Self_> rt::tonic::server::UnaryService<super::Kind>
+                    for MatchSvc<T> {
                         type Response = super::Kind;
-                        type Future =
-                            rt::BoxFuture<rt::tonic::Response<Self::Response>, rt::tonic::Status>;
+                        type Future = rt::BoxFuture<
+                            rt::tonic::Response<Self::Response>,
+                            rt::tonic::Status,
+                        >;
                         fn call(
                             &mut self,
                             request: rt::tonic::Request<super::Kind>,
@@ -146,13 +156,17 @@ pub mod self_server {
                             })
                         }
                     }
-                    let method = MatchSvc(rt::Arc::clone(&self.inner), self.interceptors.clone());
+                    let method = MatchSvc(
+                        rt::Arc::clone(&self.inner),
+                        self.interceptors.clone(),
+                    );
                     let mut grpc = self.config.grpc(rt::ProstCodec::default());
                     rt::Box::pin(async move { Ok(grpc.unary(method, req).await) })
                 }
                 path => {
-                    let status =
-                        rt::tonic::Status::unimplemented(format!("unknown method `{path}`"));
+                    let status = rt::tonic::Status::unimplemented(
+                        format!("unknown method `{path}`"),
+                    );
                     rt::Box::pin(rt::ready(Ok(status.into_http())))
                 }
             }
@@ -204,13 +218,19 @@ pub mod self_client {
         }
         /// Runs `interceptor` before every call, after those added before it.
         #[must_use]
-        pub fn with_interceptor(mut self, interceptor: impl rt::ClientInterceptor) -> Self {
+        pub fn with_interceptor(
+            mut self,
+            interceptor: impl rt::ClientInterceptor,
+        ) -> Self {
             self.interceptors = self.interceptors.with(interceptor);
             self
         }
         /// Replaces the interceptor chain with `interceptors`.
         #[must_use]
-        pub fn with_interceptors(mut self, interceptors: rt::ClientInterceptors) -> Self {
+        pub fn with_interceptors(
+            mut self,
+            interceptors: rt::ClientInterceptors,
+        ) -> Self {
             self.interceptors = interceptors;
             self
         }
@@ -248,16 +268,21 @@ pub mod self_client {
                 .interceptors
                 .run(METHOD, request.into_request())
                 .await?;
-            self.inner.ready().await.map_err(|e| {
-                rt::tonic::Status::unavailable(format!("service was not ready: {}", e.into()))
-            })?;
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    rt::tonic::Status::unavailable(
+                        format!("service was not ready: {}", e.into()),
+                    )
+                })?;
             request
                 .extensions_mut()
                 .insert(rt::GrpcMethod::new(METHOD.service(), METHOD.method()));
-            let path = rt::http::uri::PathAndQuery::from_static("/stress.type.Self/Match");
-            self.inner
-                .unary(request, path, rt::ProstCodec::default())
-                .await
+            let path = rt::http::uri::PathAndQuery::from_static(
+                "/stress.type.Self/Match",
+            );
+            self.inner.unary(request, path, rt::ProstCodec::default()).await
         }
     }
 }
