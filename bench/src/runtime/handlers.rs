@@ -1,0 +1,252 @@
+//! The Greeter's behaviour, written once: pure text functions (also used by the floor and by the
+//! load generator's checks), the handler bodies both generated traits delegate to, and the
+//! interceptors of variants (c) and (d). No quota or auth state lives in the handlers: the
+//! benchmark measures the framework, not the example.
+
+use greeter_runtime::ServerInterceptors;
+use greeter_runtime::interceptors::BearerAuth;
+use tokio_stream::StreamExt;
+use tonic::metadata::MetadataMap;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::pb;
+use super::pb::tonic::{HelloRequest, HelloResponse};
+
+/// The token the load generator presents and (c) and (d) check.
+pub const TOKEN: &str = "greeter-bench-token";
+
+/// `SayHello`: `Hello <name>`.
+pub fn hello(name: &str) -> String {
+    format!("Hello {name}")
+}
+
+/// `LotsOfReplies`: one greeting per language, in order.
+pub fn lots_of_replies(name: &str) -> [String; 4] {
+    [
+        format!("你好{name}"),
+        format!("hello{name}"),
+        format!("こんにちは{name}"),
+        format!("안녕하세요{name}"),
+    ]
+}
+
+/// `LotsOfGreetings`: `你好：` and every name received, concatenated.
+pub fn greetings<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    names
+        .into_iter()
+        .fold(String::from("你好："), |mut reply, name| {
+            reply.push_str(name);
+            reply
+        })
+}
+
+/// `BidiHello`, per message: `吗`/`吧` dropped, `你` → `我`, `？`/`?` → `!`.
+pub fn bidi_reply(text: &str) -> String {
+    text.chars()
+        .filter(|c| !matches!(c, '吗' | '吧'))
+        .map(|c| match c {
+            '你' => '我',
+            '？' | '?' => '!',
+            other => other,
+        })
+        .collect()
+}
+
+/// The reply stream of `LotsOfReplies`: a fixed array, no boxing.
+pub type RepliesStream = tokio_stream::Iter<std::array::IntoIter<Result<HelloResponse, Status>, 4>>;
+
+/// The reply stream of `BidiHello`: the request stream, mapped message by message.
+pub type BidiStream = tokio_stream::adapters::Map<
+    Streaming<HelloRequest>,
+    fn(Result<HelloRequest, Status>) -> Result<HelloResponse, Status>,
+>;
+
+/// The handler bodies, shared by the tonic-prost-build and the protoc-gen-greeter traits.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BenchGreeter;
+
+impl BenchGreeter {
+    fn say_hello(request: Request<HelloRequest>) -> Result<Response<HelloResponse>, Status> {
+        let reply = hello(&request.into_inner().name);
+        Ok(Response::new(HelloResponse { reply }))
+    }
+
+    fn lots_of_replies(request: Request<HelloRequest>) -> Result<Response<RepliesStream>, Status> {
+        let replies =
+            lots_of_replies(&request.into_inner().name).map(|reply| Ok(HelloResponse { reply }));
+        Ok(Response::new(tokio_stream::iter(replies)))
+    }
+
+    async fn lots_of_greetings(
+        request: Request<Streaming<HelloRequest>>,
+    ) -> Result<Response<HelloResponse>, Status> {
+        let mut stream = request.into_inner();
+        let mut reply = greetings([]);
+        while let Some(message) = stream.next().await {
+            reply.push_str(&message?.name);
+        }
+        Ok(Response::new(HelloResponse { reply }))
+    }
+
+    fn bidi_hello(
+        request: Request<Streaming<HelloRequest>>,
+    ) -> Result<Response<BidiStream>, Status> {
+        fn answer(message: Result<HelloRequest, Status>) -> Result<HelloResponse, Status> {
+            message.map(|m| HelloResponse {
+                reply: bidi_reply(&m.name),
+            })
+        }
+        let answer: fn(_) -> _ = answer;
+        Ok(Response::new(request.into_inner().map(answer)))
+    }
+}
+
+// tonic-prost-build's trait is `#[async_trait]`: one boxed future per call, as tonic users have.
+#[tonic::async_trait]
+impl pb::tonic::greeter_server::Greeter for BenchGreeter {
+    async fn say_hello(
+        &self,
+        request: Request<HelloRequest>,
+    ) -> Result<Response<HelloResponse>, Status> {
+        Self::say_hello(request)
+    }
+
+    type LotsOfRepliesStream = RepliesStream;
+
+    async fn lots_of_replies(
+        &self,
+        request: Request<HelloRequest>,
+    ) -> Result<Response<RepliesStream>, Status> {
+        Self::lots_of_replies(request)
+    }
+
+    async fn lots_of_greetings(
+        &self,
+        request: Request<Streaming<HelloRequest>>,
+    ) -> Result<Response<HelloResponse>, Status> {
+        Self::lots_of_greetings(request).await
+    }
+
+    type BidiHelloStream = BidiStream;
+
+    async fn bidi_hello(
+        &self,
+        request: Request<Streaming<HelloRequest>>,
+    ) -> Result<Response<BidiStream>, Status> {
+        Self::bidi_hello(request)
+    }
+}
+
+impl pb::greeter::greeter_server::Greeter for BenchGreeter {
+    async fn say_hello(
+        &self,
+        request: Request<HelloRequest>,
+    ) -> Result<Response<HelloResponse>, Status> {
+        Self::say_hello(request)
+    }
+
+    type LotsOfRepliesStream = RepliesStream;
+
+    async fn lots_of_replies(
+        &self,
+        request: Request<HelloRequest>,
+    ) -> Result<Response<RepliesStream>, Status> {
+        Self::lots_of_replies(request)
+    }
+
+    async fn lots_of_greetings(
+        &self,
+        request: Request<Streaming<HelloRequest>>,
+    ) -> Result<Response<HelloResponse>, Status> {
+        Self::lots_of_greetings(request).await
+    }
+
+    type BidiHelloStream = BidiStream;
+
+    async fn bidi_hello(
+        &self,
+        request: Request<Streaming<HelloRequest>>,
+    ) -> Result<Response<BidiStream>, Status> {
+        Self::bidi_hello(request)
+    }
+}
+
+/// Who is calling, handed from the second interceptor of (c) to the third.
+#[derive(Debug, Clone)]
+struct Caller {
+    method: &'static str,
+    agent_len: usize,
+}
+
+/// The chain of (c): the runtime's `BearerAuth`, then one closure that reads metadata into an
+/// extension and one that reads the extension back, as an auth-then-audit chain would.
+pub fn chain() -> ServerInterceptors {
+    ServerInterceptors::new()
+        .with(BearerAuth::new(TOKEN))
+        .with(|call: &mut greeter_runtime::ServerCall<'_>| {
+            let agent_len = call
+                .metadata()
+                .get("user-agent")
+                .map_or(0, |value| value.as_bytes().len());
+            let method = call.method().method();
+            call.extensions_mut().insert(Caller { method, agent_len });
+            Ok(())
+        })
+        .with(|call: &mut greeter_runtime::ServerCall<'_>| {
+            match call.extensions().get::<Caller>() {
+                Some(caller) if caller.method == call.method().method() => {
+                    std::hint::black_box(caller.agent_len);
+                    Ok(())
+                }
+                _ => Err(Status::internal("caller extension missing")),
+            }
+        })
+}
+
+/// The interceptor of (d): the same bearer check as `BearerAuth`, as a tonic interceptor.
+pub fn tonic_bearer_check(request: Request<()>) -> Result<Request<()>, Status> {
+    check_bearer(request.metadata(), TOKEN)?;
+    Ok(request)
+}
+
+fn check_bearer(metadata: &MetadataMap, token: &str) -> Result<(), Status> {
+    let value = metadata
+        .get("authorization")
+        .ok_or_else(|| Status::unauthenticated("missing authorization metadata"))?;
+    let presented = value
+        .to_str()
+        .ok()
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .ok_or_else(|| Status::unauthenticated("authorization must be `Bearer <token>`"))?;
+    let (a, b) = (presented.as_bytes(), token.as_bytes());
+    // Constant time, like BearerAuth, so both variants do the same work.
+    let same = a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0;
+    if same {
+        Ok(())
+    } else {
+        Err(Status::unauthenticated("invalid token"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_follow_the_greeter_semantics() {
+        assert_eq!(hello("ann"), "Hello ann");
+        assert_eq!(lots_of_replies("T")[2], "こんにちはT");
+        assert_eq!(greetings(["张三", "李四"]), "你好：张三李四");
+        assert_eq!(bidi_reply("你好吗？"), "我好!");
+    }
+
+    #[test]
+    fn bearer_check_accepts_only_the_token() {
+        let mut metadata = MetadataMap::new();
+        assert!(check_bearer(&metadata, TOKEN).is_err());
+        metadata.insert("authorization", "Bearer nope".parse().unwrap());
+        assert!(check_bearer(&metadata, TOKEN).is_err());
+        metadata.insert("authorization", format!("Bearer {TOKEN}").parse().unwrap());
+        assert!(check_bearer(&metadata, TOKEN).is_ok());
+    }
+}
