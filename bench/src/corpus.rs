@@ -5,9 +5,13 @@
 //! and a leading comment on every element, some with the brackets, URLs and indented blocks that
 //! real googleapis comments carry.
 
+mod comments;
+
 use std::fmt::Write as _;
 use std::io;
 use std::path::Path;
+
+use comments::Comments;
 
 /// Sizes of a generated corpus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -321,54 +325,6 @@ fn file_name(package: usize, file: usize) -> String {
 /// `F0State` → `F0_STATE`, the prefix protobuf style gives enum values.
 fn state_prefix(enum_name: &str) -> String {
     enum_name.replace("State", "_STATE").to_uppercase()
-}
-
-/// Leading comments of varied shapes, chosen by a counter so the corpus is deterministic.
-struct Comments {
-    next: usize,
-}
-
-impl Comments {
-    fn new(seed: usize) -> Self {
-        Comments { next: seed }
-    }
-
-    fn leading(&mut self, out: &mut String, indent: &str, subject: &str) {
-        self.next = self.next.wrapping_mul(31).wrapping_add(17);
-        let body: &[&str] = match self.next % 6 {
-            0 => &[""],
-            1 => &[
-                "",
-                "See https://cloud.google.com/apis/design/resource_names for the format,",
-                "and <https://google.aip.dev/122> for why.",
-            ],
-            2 => &[
-                "",
-                "Example:",
-                "",
-                "    name: \"projects/my-project/things/thing-1\"",
-                "    labels { key: \"env\" value: \"prod\" }",
-            ],
-            3 => &[
-                " Output only; set by the server.",
-                "Values are kept in [google.protobuf.Timestamp][] form, e.g. [2024-01-01].",
-            ],
-            4 => &[
-                "",
-                "* `name`: required; the [Thing][google.example.Thing] to use.",
-                "* `size`: optional <b>in bytes</b>; a value of 0 means {unset}.",
-            ],
-            _ => &[" (Deprecated) Use the newer field; see `Foo::bar()` & co."],
-        };
-        let _ = writeln!(out, "{indent}// {subject}.{}", body[0]);
-        for line in &body[1..] {
-            if line.is_empty() {
-                let _ = writeln!(out, "{indent}//");
-            } else {
-                let _ = writeln!(out, "{indent}// {line}");
-            }
-        }
-    }
 }
 
 #[cfg(test)]

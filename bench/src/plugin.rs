@@ -4,9 +4,9 @@
 //! wheels. Each plugin process is measured on its own (wall, CPU, peak RSS) through a wrapper
 //! that protoc starts in its place; every round runs every variant, the order rotating.
 
-mod corpora;
+pub mod corpora;
 mod report;
-mod variants;
+pub mod variants;
 
 use std::io;
 use std::path::{Path, PathBuf};
