@@ -2,6 +2,9 @@
 //! on stdout. Everything else lives in the library.
 
 use std::io::Read;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {

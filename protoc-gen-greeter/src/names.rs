@@ -98,8 +98,6 @@ pub struct MethodNames {
     pub constant: String,
     /// Associated stream type for server-streaming methods, e.g. `LotsOfRepliesStream`.
     pub stream: String,
-    /// Per-method service type inside the server's dispatch, e.g. `SayHelloSvc`.
-    pub svc: String,
 }
 
 /// Gives every method of one service its names, making them unique: two proto methods whose
@@ -115,7 +113,6 @@ pub fn method_names<'a>(proto_names: impl IntoIterator<Item = &'a str>) -> Vec<M
         let camel = function.trim_start_matches("r#").to_upper_camel_case();
         names.push(MethodNames {
             stream: format!("{camel}Stream"),
-            svc: format!("{camel}Svc"),
             function,
             constant,
         });
@@ -201,6 +198,6 @@ mod tests {
         let constants: Vec<_> = names.iter().map(|n| n.constant.as_str()).collect();
         assert_eq!(constants, ["GET", "GET_2", "TYPE", "METHODS_2", "SELF"]);
         assert_eq!(names[2].stream, "TypeStream");
-        assert_eq!(names[4].svc, "SelfSvc");
+        assert_eq!(names[4].stream, "SelfStream");
     }
 }

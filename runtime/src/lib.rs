@@ -45,7 +45,9 @@ pub mod __codegen {
     };
     pub use tonic_prost::ProstCodec;
 
-    pub use crate::codegen::ServerConfig;
+    pub use crate::codegen::{
+        ClientCore, RequestBody, ServedMessage, ServerConfig, ServerCore, ServerFuture,
+    };
 
     // Standard items by a path no generated or user name can shadow.
     pub use std::boxed::Box;
@@ -62,5 +64,5 @@ pub mod __codegen {
 
     /// The code-generation interface this runtime provides. Generated code asserts it at compile
     /// time so that a generator/runtime mismatch is a clear error instead of a confusing one.
-    pub const CODEGEN_VERSION: u32 = 1;
+    pub const CODEGEN_VERSION: u32 = 2;
 }

@@ -37,8 +37,7 @@ pub(super) fn generate_client(cx: &Context<'_>, service: &Service) -> TokenStrea
             #deprecated
             #[derive(Debug, Clone)]
             pub struct #client<T> {
-                inner: #rt::tonic::client::Grpc<T>,
-                interceptors: #rt::ClientInterceptors,
+                inner: #rt::ClientCore<T>,
             }
 
             impl #client<#rt::tonic::transport::Channel> {
@@ -63,30 +62,28 @@ pub(super) fn generate_client(cx: &Context<'_>, service: &Service) -> TokenStrea
                 /// Sends calls over `inner`, such as a `tonic::transport::Channel`.
                 pub fn new(inner: T) -> Self {
                     Self {
-                        inner: #rt::tonic::client::Grpc::new(inner),
-                        interceptors: #rt::ClientInterceptors::default(),
+                        inner: #rt::ClientCore::new(inner),
                     }
                 }
 
                 /// Sends calls over `inner` to `origin`, for transports that need the authority.
                 pub fn with_origin(inner: T, origin: #rt::http::Uri) -> Self {
                     Self {
-                        inner: #rt::tonic::client::Grpc::with_origin(inner, origin),
-                        interceptors: #rt::ClientInterceptors::default(),
+                        inner: #rt::ClientCore::with_origin(inner, origin),
                     }
                 }
 
                 /// Runs `interceptor` before every call, after those added before it.
                 #[must_use]
                 pub fn with_interceptor(mut self, interceptor: impl #rt::ClientInterceptor) -> Self {
-                    self.interceptors = self.interceptors.with(interceptor);
+                    self.inner.interceptors = self.inner.interceptors.with(interceptor);
                     self
                 }
 
                 /// Replaces the interceptor chain with `interceptors`.
                 #[must_use]
                 pub fn with_interceptors(mut self, interceptors: #rt::ClientInterceptors) -> Self {
-                    self.interceptors = interceptors;
+                    self.inner.interceptors = interceptors;
                     self
                 }
 
@@ -129,7 +126,6 @@ fn client_method(cx: &Context<'_>, service: &Service, method: &Method) -> TokenS
     let function = names::ident(&method.names.function);
     let methods_module = names::ident(&service.names.methods_module);
     let constant = names::ident(&method.names.constant);
-    let path = service.path(method);
     let input = nested_type(&method.input);
     let output = nested_type(&method.output);
     let (request, into_request) = if method.client_streaming {
@@ -148,13 +144,16 @@ fn client_method(cx: &Context<'_>, service: &Service, method: &Method) -> TokenS
     } else {
         quote!(#output)
     };
-    let call = match (method.client_streaming, method.server_streaming) {
+    let send = match (method.client_streaming, method.server_streaming) {
         (false, false) => quote!(unary),
         (false, true) => quote!(server_streaming),
         (true, false) => quote!(client_streaming),
         (true, true) => quote!(streaming),
     };
-    let docs = doc_attrs(&method.comments, &[&format!("Calls `{path}`.")]);
+    let docs = doc_attrs(
+        &method.comments,
+        &[&format!("Calls `{}`.", service.path(method))],
+    );
     let deprecated = method.deprecated.then(|| quote!(#[deprecated]));
     quote! {
         #docs
@@ -163,17 +162,8 @@ fn client_method(cx: &Context<'_>, service: &Service, method: &Method) -> TokenS
             &mut self,
             request: #request,
         ) -> #rt::Result<#rt::tonic::Response<#response>, #rt::tonic::Status> {
-            const METHOD: &#rt::MethodInfo = &super::#methods_module::#constant;
-            let mut request = self.interceptors.run(METHOD, request.#into_request()).await?;
-            self.inner.ready().await.map_err(|e| {
-                #rt::tonic::Status::unavailable(format!("service was not ready: {}", e.into()))
-            })?;
-            request
-                .extensions_mut()
-                .insert(#rt::GrpcMethod::new(METHOD.service(), METHOD.method()));
-            let path = #rt::http::uri::PathAndQuery::from_static(#path);
             self.inner
-                .#call(request, path, #rt::ProstCodec::default())
+                .#send(&super::#methods_module::#constant, request.#into_request())
                 .await
         }
     }

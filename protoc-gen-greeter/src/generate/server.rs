@@ -22,22 +22,15 @@ pub(super) fn generate_server(cx: &Context<'_>, service: &Service) -> TokenStrea
         .iter()
         .map(|method| dispatch_arm(cx, service, method))
         .collect();
-    let unknown_method = quote! {
-        let status = #rt::tonic::Status::unimplemented(format!("unknown method `{path}`"));
-        #rt::Box::pin(#rt::ready(Ok(status.into_http())))
-    };
     // A service without methods answers every call UNIMPLEMENTED; a one-arm `match` would be
     // a clippy warning in users' crates.
     let dispatch = if arms.is_empty() {
-        quote! {
-            let path = req.uri().path();
-            #unknown_method
-        }
+        quote!(#rt::ServerCore::unknown_method(req.uri().path()))
     } else {
         quote! {
             match req.uri().path() {
                 #(#arms)*
-                path => { #unknown_method }
+                path => #rt::ServerCore::unknown_method(path),
             }
         }
     };
@@ -74,8 +67,7 @@ pub(super) fn generate_server(cx: &Context<'_>, service: &Service) -> TokenStrea
             #[derive(Debug)]
             pub struct #server<T> {
                 inner: #rt::Arc<T>,
-                interceptors: #rt::ServerInterceptors,
-                config: #rt::ServerConfig,
+                core: #rt::ServerCore,
             }
 
             impl<T> #server<T> {
@@ -88,50 +80,49 @@ pub(super) fn generate_server(cx: &Context<'_>, service: &Service) -> TokenStrea
                 pub fn from_arc(inner: #rt::Arc<T>) -> Self {
                     Self {
                         inner,
-                        interceptors: #rt::ServerInterceptors::default(),
-                        config: #rt::ServerConfig::default(),
+                        core: #rt::ServerCore::default(),
                     }
                 }
 
                 /// Runs `interceptor` before every handler, after those added before it.
                 #[must_use]
                 pub fn with_interceptor(mut self, interceptor: impl #rt::ServerInterceptor) -> Self {
-                    self.interceptors = self.interceptors.with(interceptor);
+                    self.core.interceptors = self.core.interceptors.with(interceptor);
                     self
                 }
 
                 /// Replaces the interceptor chain with `interceptors`.
                 #[must_use]
                 pub fn with_interceptors(mut self, interceptors: #rt::ServerInterceptors) -> Self {
-                    self.interceptors = interceptors;
+                    self.core.interceptors = interceptors;
                     self
                 }
 
                 /// Accepts requests compressed with `encoding`.
                 #[must_use]
                 pub fn accept_compressed(mut self, encoding: #rt::CompressionEncoding) -> Self {
-                    self.config.accept_compressed(encoding);
+                    self.core.config.accept_compressed(encoding);
                     self
                 }
 
                 /// Compresses responses with `encoding` when the client accepts it.
                 #[must_use]
                 pub fn send_compressed(mut self, encoding: #rt::CompressionEncoding) -> Self {
-                    self.config.send_compressed(encoding);
+                    self.core.config.send_compressed(encoding);
                     self
                 }
 
                 /// Limits the size of a decoded request message (default: 4 MiB).
                 #[must_use]
                 pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
-                    self.config.max_decoding_message_size(limit);
+                    self.core.config.max_decoding_message_size(limit);
                     self
                 }
 
                 /// Limits the size of an encoded response message (default: `usize::MAX`).
                 #[must_use]
                 pub fn max_encoding_message_size(mut self, limit: usize) -> Self {
-                    self.config.max_encoding_message_size(limit);
+                    self.core.config.max_encoding_message_size(limit);
                     self
                 }
             }
@@ -140,8 +131,7 @@ pub(super) fn generate_server(cx: &Context<'_>, service: &Service) -> TokenStrea
                 fn clone(&self) -> Self {
                     Self {
                         inner: #rt::Arc::clone(&self.inner),
-                        interceptors: self.interceptors.clone(),
-                        config: self.config,
+                        core: self.core.clone(),
                     }
                 }
             }
@@ -158,7 +148,7 @@ pub(super) fn generate_server(cx: &Context<'_>, service: &Service) -> TokenStrea
             {
                 type Response = #rt::http::Response<#rt::tonic::body::Body>;
                 type Error = #rt::Infallible;
-                type Future = #rt::BoxFuture<Self::Response, Self::Error>;
+                type Future = #rt::ServerFuture;
 
                 fn poll_ready(
                     &mut self,
@@ -183,8 +173,6 @@ struct Signature {
     response_message: TokenStream,
     /// For server-streaming methods: the stream type, as named inside the trait.
     stream_in_trait: Option<TokenStream>,
-    /// For server-streaming methods: the stream type, as named outside the trait (`T::…`).
-    stream_for_impl: Option<TokenStream>,
 }
 
 impl Signature {
@@ -197,24 +185,19 @@ impl Signature {
         } else {
             quote!(#rt::tonic::Request<#input>)
         };
-        let (stream_in_trait, stream_for_impl) =
-            match (method.server_streaming, cx.options.default_stubs) {
-                (false, _) => (None, None),
-                // An associated type cannot have a default, so stubbed services stream boxed.
-                (true, true) => {
-                    let boxed = quote!(#rt::BoxStream<#output>);
-                    (Some(boxed.clone()), Some(boxed))
-                }
-                (true, false) => {
-                    let stream = names::ident(&method.names.stream);
-                    (Some(quote!(Self::#stream)), Some(quote!(T::#stream)))
-                }
-            };
+        let stream_in_trait = match (method.server_streaming, cx.options.default_stubs) {
+            (false, _) => None,
+            // An associated type cannot have a default, so stubbed services stream boxed.
+            (true, true) => Some(quote!(#rt::BoxStream<#output>)),
+            (true, false) => {
+                let stream = names::ident(&method.names.stream);
+                Some(quote!(Self::#stream))
+            }
+        };
         Self {
             request,
             response_message: output,
             stream_in_trait,
-            stream_for_impl,
         }
     }
 }
@@ -263,8 +246,8 @@ fn trait_items(cx: &Context<'_>, method: &Method) -> TokenStream {
     }
 }
 
-/// The `match` arm that serves one method: a per-method tonic service that runs the interceptors
-/// and then the handler, driven by tonic's codec machinery for the method's streaming kind.
+/// The `match` arm that serves one method: the runtime runs the interceptors and the handler,
+/// driven by tonic's codec machinery for the method's streaming kind.
 fn dispatch_arm(cx: &Context<'_>, service: &Service, method: &Method) -> TokenStream {
     let rt = &cx.rt;
     let path = service.path(method);
@@ -272,49 +255,20 @@ fn dispatch_arm(cx: &Context<'_>, service: &Service, method: &Method) -> TokenSt
     let methods_module = names::ident(&service.names.methods_module);
     let constant = names::ident(&method.names.constant);
     let function = names::ident(&method.names.function);
-    let svc = names::ident(&method.names.svc);
-    let signature = Signature::new(cx, method);
-    let input = nested_type(&method.input);
-    let request = &signature.request;
-    let message = &signature.response_message;
-
-    let (service_trait, handle) = match (method.client_streaming, method.server_streaming) {
-        (false, false) => (quote!(UnaryService), quote!(unary)),
-        (false, true) => (quote!(ServerStreamingService), quote!(server_streaming)),
-        (true, false) => (quote!(ClientStreamingService), quote!(client_streaming)),
-        (true, true) => (quote!(StreamingService), quote!(streaming)),
-    };
-    let (stream_item, future_response) = match &signature.stream_for_impl {
-        Some(stream) => (
-            quote!(type ResponseStream = #stream;),
-            quote!(Self::ResponseStream),
-        ),
-        None => (quote!(), quote!(Self::Response)),
+    let serve = match (method.client_streaming, method.server_streaming) {
+        (false, false) => quote!(unary),
+        (false, true) => quote!(server_streaming),
+        (true, false) => quote!(client_streaming),
+        (true, true) => quote!(streaming),
     };
     quote! {
-        #path => {
-            struct #svc<T: #trait_name>(#rt::Arc<T>, #rt::ServerInterceptors);
-
-            impl<T: #trait_name> #rt::tonic::server::#service_trait<#input> for #svc<T> {
-                type Response = #message;
-                #stream_item
-                type Future = #rt::BoxFuture<#rt::tonic::Response<#future_response>, #rt::tonic::Status>;
-
-                fn call(&mut self, request: #request) -> Self::Future {
-                    let inner = #rt::Arc::clone(&self.0);
-                    let interceptors = self.1.clone();
-                    #rt::Box::pin(async move {
-                        let request = interceptors
-                            .run(&super::#methods_module::#constant, request)
-                            .await?;
-                        <T as #trait_name>::#function(&inner, request).await
-                    })
-                }
-            }
-
-            let method = #svc(#rt::Arc::clone(&self.inner), self.interceptors.clone());
-            let mut grpc = self.config.grpc(#rt::ProstCodec::default());
-            #rt::Box::pin(async move { Ok(grpc.#handle(method, req).await) })
-        }
+        #path => self.core.#serve(
+            &self.inner,
+            &super::#methods_module::#constant,
+            req,
+            |inner: #rt::Arc<T>, request| async move {
+                <T as #trait_name>::#function(&inner, request).await
+            },
+        ),
     }
 }

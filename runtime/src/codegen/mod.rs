@@ -1,4 +1,14 @@
 //! Support types that only generated code uses; reached through `__codegen`.
+//!
+//! What is the same for every service lives here, generic over the service, so that the generator
+//! emits per method only what differs (a path, a constant, the handler to call): each emitted line
+//! is compiled by every user for every service.
+
+mod client;
+mod server;
+
+pub use client::ClientCore;
+pub use server::{RequestBody, ServedMessage, ServerCore, ServerFuture};
 
 use tonic::codec::{Codec, CompressionEncoding, EnabledCompressionEncodings};
 
