@@ -124,6 +124,23 @@ impl Descriptors {
             self.files[index].bytes.as_slice(),
         )?)
     }
+
+    /// The file at `index`, decoded without its comments: for files prost-build must see but
+    /// whose code is not written, which would otherwise have their comments sanitised for nothing.
+    pub fn decode_without_comments(
+        &self,
+        index: usize,
+    ) -> Result<prost_types::FileDescriptorProto, Error> {
+        let mut stripped = Vec::with_capacity(self.files[index].bytes.len());
+        strip_field(
+            &self.files[index].bytes,
+            SOURCE_CODE_INFO_FIELD,
+            &mut stripped,
+        )?;
+        Ok(prost_types::FileDescriptorProto::decode(
+            stripped.as_slice(),
+        )?)
+    }
 }
 
 /// Builds the pool in one pass from the files stripped of `source_code_info`: the pool keeps two
@@ -210,6 +227,9 @@ mod tests {
             decoded.source_code_info.unwrap().location[0].leading_comments(),
             "a"
         );
+        let stripped = descriptors.decode_without_comments(2).unwrap();
+        assert_eq!(stripped.name(), "a.proto");
+        assert!(stripped.source_code_info.is_none());
         assert!(
             descriptors
                 .pool

@@ -2,7 +2,7 @@
 //! file and formatted.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
 
@@ -27,14 +27,20 @@ pub(super) fn generate_packages(
     files: &[usize],
 ) -> Result<Vec<GeneratedFile>, Error> {
     let cx = Context::new(options)?;
+    let written: HashSet<usize> = packages
+        .iter()
+        .flat_map(|p| p.sources.iter().copied())
+        .collect();
     let requests = files
         .iter()
         .map(|&index| {
             let file = &descriptors.files[index];
-            Ok((
-                Module::from_protobuf_package_name(&file.package),
-                descriptors.decode(index)?,
-            ))
+            let proto = if written.contains(&index) {
+                descriptors.decode(index)?
+            } else {
+                descriptors.decode_without_comments(index)?
+            };
+            Ok((Module::from_protobuf_package_name(&file.package), proto))
         })
         .collect::<Result<Vec<_>, Error>>()?;
     let (mut messages, services) = run_prost_build(requests, options)?;
