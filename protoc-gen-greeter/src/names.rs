@@ -64,6 +64,8 @@ pub struct ServiceNames {
     pub trait_name: String,
     /// The server type, e.g. `GreeterServer`.
     pub server: String,
+    /// The routing table the server type is made of, e.g. `GreeterRoutes`.
+    pub routes: String,
     /// The client type, e.g. `GreeterClient`.
     pub client: String,
     /// The module holding the server, e.g. `greeter_server`.
@@ -81,6 +83,7 @@ impl ServiceNames {
         Self {
             trait_name: upper_camel(proto_name),
             server: format!("{camel}Server"),
+            routes: format!("{camel}Routes"),
             client: format!("{camel}Client"),
             server_module: format!("{snake}_server"),
             client_module: format!("{snake}_client"),

@@ -25,13 +25,16 @@ mod codegen;
 pub mod interceptor;
 pub mod interceptors;
 mod method;
+mod server;
 pub mod status;
 
+pub use codegen::ServerCore;
 pub use interceptor::{
     Call, ClientCall, ClientInterceptor, ClientInterceptors, InterceptFuture, Interceptors,
     ServerCall, ServerInterceptor, ServerInterceptors,
 };
 pub use method::{Idempotency, MethodInfo, StreamingKind};
+pub use server::{Routes, ServiceServer};
 
 /// Re-exports used by generated code. Not a public API: its contents follow the generator.
 #[doc(hidden)]
@@ -58,8 +61,8 @@ pub mod __codegen {
     pub use std::result::Result;
 
     pub use crate::{
-        ClientInterceptor, ClientInterceptors, Idempotency, MethodInfo, ServerInterceptor,
-        ServerInterceptors, StreamingKind,
+        ClientInterceptor, ClientInterceptors, Idempotency, MethodInfo, Routes, ServerInterceptor,
+        ServerInterceptors, ServiceServer, StreamingKind,
     };
 
     /// The code-generation interface this runtime provides. Generated code asserts it at compile

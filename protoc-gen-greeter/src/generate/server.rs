@@ -15,6 +15,7 @@ pub(super) fn generate_server(cx: &Context<'_>, service: &Service) -> TokenStrea
     let module = names::ident(&service.names.server_module);
     let trait_name = names::ident(&service.names.trait_name);
     let server = names::ident(&service.names.server);
+    let routes = names::ident(&service.names.routes);
     let methods_module = names::ident(&service.names.methods_module);
     let trait_items = service.methods.iter().map(|method| trait_items(cx, method));
     let arms: Vec<_> = service
@@ -25,7 +26,10 @@ pub(super) fn generate_server(cx: &Context<'_>, service: &Service) -> TokenStrea
     // A service without methods answers every call UNIMPLEMENTED; a one-arm `match` would be
     // a clippy warning in users' crates.
     let dispatch = if arms.is_empty() {
-        quote!(#rt::ServerCore::unknown_method(req.uri().path()))
+        quote! {
+            let _ = (core, inner);
+            #rt::ServerCore::unknown_method(req.uri().path())
+        }
     } else {
         quote! {
             match req.uri().path() {
@@ -47,7 +51,12 @@ pub(super) fn generate_server(cx: &Context<'_>, service: &Service) -> TokenStrea
         )],
     );
     let server_doc = doc(&format!(
-        "Serves a [`{}`] implementation as the gRPC service `{}`.",
+        "Serves a [`{}`] implementation as the gRPC service `{}`: `{}::new(handler)`, then \
+         interceptors, compression and message size limits (`greeter_runtime::ServiceServer`).",
+        service.names.trait_name, service.full_name, service.names.server
+    ));
+    let routes_doc = doc(&format!(
+        "Which method of a [`{}`] implementation serves which path of `{}`.",
         service.names.trait_name, service.full_name
     ));
     quote! {
@@ -64,100 +73,21 @@ pub(super) fn generate_server(cx: &Context<'_>, service: &Service) -> TokenStrea
 
             #server_doc
             #deprecated
-            #[derive(Debug)]
-            pub struct #server<T> {
-                inner: #rt::Arc<T>,
-                core: #rt::ServerCore,
-            }
+            pub type #server<T> = #rt::ServiceServer<T, #routes>;
 
-            impl<T> #server<T> {
-                /// Serves `inner`.
-                pub fn new(inner: T) -> Self {
-                    Self::from_arc(#rt::Arc::new(inner))
-                }
+            #routes_doc
+            #deprecated
+            #[derive(Debug, Clone, Copy)]
+            pub struct #routes;
 
-                /// Serves an implementation that is shared with other code.
-                pub fn from_arc(inner: #rt::Arc<T>) -> Self {
-                    Self {
-                        inner,
-                        core: #rt::ServerCore::default(),
-                    }
-                }
-
-                /// Runs `interceptor` before every handler, after those added before it.
-                #[must_use]
-                pub fn with_interceptor(mut self, interceptor: impl #rt::ServerInterceptor) -> Self {
-                    self.core.interceptors = self.core.interceptors.with(interceptor);
-                    self
-                }
-
-                /// Replaces the interceptor chain with `interceptors`.
-                #[must_use]
-                pub fn with_interceptors(mut self, interceptors: #rt::ServerInterceptors) -> Self {
-                    self.core.interceptors = interceptors;
-                    self
-                }
-
-                /// Accepts requests compressed with `encoding`.
-                #[must_use]
-                pub fn accept_compressed(mut self, encoding: #rt::CompressionEncoding) -> Self {
-                    self.core.config.accept_compressed(encoding);
-                    self
-                }
-
-                /// Compresses responses with `encoding` when the client accepts it.
-                #[must_use]
-                pub fn send_compressed(mut self, encoding: #rt::CompressionEncoding) -> Self {
-                    self.core.config.send_compressed(encoding);
-                    self
-                }
-
-                /// Limits the size of a decoded request message (default: 4 MiB).
-                #[must_use]
-                pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
-                    self.core.config.max_decoding_message_size(limit);
-                    self
-                }
-
-                /// Limits the size of an encoded response message (default: `usize::MAX`).
-                #[must_use]
-                pub fn max_encoding_message_size(mut self, limit: usize) -> Self {
-                    self.core.config.max_encoding_message_size(limit);
-                    self
-                }
-            }
-
-            impl<T> #rt::Clone for #server<T> {
-                fn clone(&self) -> Self {
-                    Self {
-                        inner: #rt::Arc::clone(&self.inner),
-                        core: self.core.clone(),
-                    }
-                }
-            }
-
-            impl<T> #rt::tonic::server::NamedService for #server<T> {
+            impl<T: #trait_name> #rt::Routes<T> for #routes {
                 const NAME: &'static str = super::#methods_module::SERVICE_NAME;
-            }
 
-            impl<T, B> #rt::Service<#rt::http::Request<B>> for #server<T>
-            where
-                T: #trait_name,
-                B: #rt::Body + #rt::Send + 'static,
-                B::Error: #rt::Into<#rt::StdError> + #rt::Send + 'static,
-            {
-                type Response = #rt::http::Response<#rt::tonic::body::Body>;
-                type Error = #rt::Infallible;
-                type Future = #rt::ServerFuture;
-
-                fn poll_ready(
-                    &mut self,
-                    _cx: &mut #rt::Context<'_>,
-                ) -> #rt::Poll<#rt::Result<(), Self::Error>> {
-                    #rt::Poll::Ready(Ok(()))
-                }
-
-                fn call(&mut self, req: #rt::http::Request<B>) -> Self::Future {
+                fn route<B: #rt::RequestBody>(
+                    core: &#rt::ServerCore,
+                    inner: &#rt::Arc<T>,
+                    req: #rt::http::Request<B>,
+                ) -> #rt::ServerFuture {
                     #dispatch
                 }
             }
@@ -262,8 +192,8 @@ fn dispatch_arm(cx: &Context<'_>, service: &Service, method: &Method) -> TokenSt
         (true, true) => quote!(streaming),
     };
     quote! {
-        #path => self.core.#serve(
-            &self.inner,
+        #path => core.#serve(
+            inner,
             &super::#methods_module::#constant,
             req,
             |inner: #rt::Arc<T>, request| async move {

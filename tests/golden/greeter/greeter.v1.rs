@@ -123,138 +123,58 @@ pub mod greeter_server {
             >,
         > + rt::Send;
     }
-    /// Serves a [`Greeter`] implementation as the gRPC service `greeter.v1.Greeter`.
-    #[derive(Debug)]
-    pub struct GreeterServer<T> {
-        inner: rt::Arc<T>,
-        core: rt::ServerCore,
-    }
-    impl<T> GreeterServer<T> {
-        /// Serves `inner`.
-        pub fn new(inner: T) -> Self {
-            Self::from_arc(rt::Arc::new(inner))
-        }
-        /// Serves an implementation that is shared with other code.
-        pub fn from_arc(inner: rt::Arc<T>) -> Self {
-            Self {
-                inner,
-                core: rt::ServerCore::default(),
-            }
-        }
-        /// Runs `interceptor` before every handler, after those added before it.
-        #[must_use]
-        pub fn with_interceptor(
-            mut self,
-            interceptor: impl rt::ServerInterceptor,
-        ) -> Self {
-            self.core.interceptors = self.core.interceptors.with(interceptor);
-            self
-        }
-        /// Replaces the interceptor chain with `interceptors`.
-        #[must_use]
-        pub fn with_interceptors(
-            mut self,
-            interceptors: rt::ServerInterceptors,
-        ) -> Self {
-            self.core.interceptors = interceptors;
-            self
-        }
-        /// Accepts requests compressed with `encoding`.
-        #[must_use]
-        pub fn accept_compressed(mut self, encoding: rt::CompressionEncoding) -> Self {
-            self.core.config.accept_compressed(encoding);
-            self
-        }
-        /// Compresses responses with `encoding` when the client accepts it.
-        #[must_use]
-        pub fn send_compressed(mut self, encoding: rt::CompressionEncoding) -> Self {
-            self.core.config.send_compressed(encoding);
-            self
-        }
-        /// Limits the size of a decoded request message (default: 4 MiB).
-        #[must_use]
-        pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
-            self.core.config.max_decoding_message_size(limit);
-            self
-        }
-        /// Limits the size of an encoded response message (default: `usize::MAX`).
-        #[must_use]
-        pub fn max_encoding_message_size(mut self, limit: usize) -> Self {
-            self.core.config.max_encoding_message_size(limit);
-            self
-        }
-    }
-    impl<T> rt::Clone for GreeterServer<T> {
-        fn clone(&self) -> Self {
-            Self {
-                inner: rt::Arc::clone(&self.inner),
-                core: self.core.clone(),
-            }
-        }
-    }
-    impl<T> rt::tonic::server::NamedService for GreeterServer<T> {
+    /// Serves a [`Greeter`] implementation as the gRPC service `greeter.v1.Greeter`: `GreeterServer::new(handler)`, then interceptors, compression and message size limits (`greeter_runtime::ServiceServer`).
+    pub type GreeterServer<T> = rt::ServiceServer<T, GreeterRoutes>;
+    /// Which method of a [`Greeter`] implementation serves which path of `greeter.v1.Greeter`.
+    #[derive(Debug, Clone, Copy)]
+    pub struct GreeterRoutes;
+    impl<T: Greeter> rt::Routes<T> for GreeterRoutes {
         const NAME: &'static str = super::greeter_methods::SERVICE_NAME;
-    }
-    impl<T, B> rt::Service<rt::http::Request<B>> for GreeterServer<T>
-    where
-        T: Greeter,
-        B: rt::Body + rt::Send + 'static,
-        B::Error: rt::Into<rt::StdError> + rt::Send + 'static,
-    {
-        type Response = rt::http::Response<rt::tonic::body::Body>;
-        type Error = rt::Infallible;
-        type Future = rt::ServerFuture;
-        fn poll_ready(
-            &mut self,
-            _cx: &mut rt::Context<'_>,
-        ) -> rt::Poll<rt::Result<(), Self::Error>> {
-            rt::Poll::Ready(Ok(()))
-        }
-        fn call(&mut self, req: rt::http::Request<B>) -> Self::Future {
+        fn route<B: rt::RequestBody>(
+            core: &rt::ServerCore,
+            inner: &rt::Arc<T>,
+            req: rt::http::Request<B>,
+        ) -> rt::ServerFuture {
             match req.uri().path() {
                 "/greeter.v1.Greeter/SayHello" => {
-                    self.core
-                        .unary(
-                            &self.inner,
-                            &super::greeter_methods::SAY_HELLO,
-                            req,
-                            |inner: rt::Arc<T>, request| async move {
-                                <T as Greeter>::say_hello(&inner, request).await
-                            },
-                        )
+                    core.unary(
+                        inner,
+                        &super::greeter_methods::SAY_HELLO,
+                        req,
+                        |inner: rt::Arc<T>, request| async move {
+                            <T as Greeter>::say_hello(&inner, request).await
+                        },
+                    )
                 }
                 "/greeter.v1.Greeter/LotsOfReplies" => {
-                    self.core
-                        .server_streaming(
-                            &self.inner,
-                            &super::greeter_methods::LOTS_OF_REPLIES,
-                            req,
-                            |inner: rt::Arc<T>, request| async move {
-                                <T as Greeter>::lots_of_replies(&inner, request).await
-                            },
-                        )
+                    core.server_streaming(
+                        inner,
+                        &super::greeter_methods::LOTS_OF_REPLIES,
+                        req,
+                        |inner: rt::Arc<T>, request| async move {
+                            <T as Greeter>::lots_of_replies(&inner, request).await
+                        },
+                    )
                 }
                 "/greeter.v1.Greeter/LotsOfGreetings" => {
-                    self.core
-                        .client_streaming(
-                            &self.inner,
-                            &super::greeter_methods::LOTS_OF_GREETINGS,
-                            req,
-                            |inner: rt::Arc<T>, request| async move {
-                                <T as Greeter>::lots_of_greetings(&inner, request).await
-                            },
-                        )
+                    core.client_streaming(
+                        inner,
+                        &super::greeter_methods::LOTS_OF_GREETINGS,
+                        req,
+                        |inner: rt::Arc<T>, request| async move {
+                            <T as Greeter>::lots_of_greetings(&inner, request).await
+                        },
+                    )
                 }
                 "/greeter.v1.Greeter/BidiHello" => {
-                    self.core
-                        .streaming(
-                            &self.inner,
-                            &super::greeter_methods::BIDI_HELLO,
-                            req,
-                            |inner: rt::Arc<T>, request| async move {
-                                <T as Greeter>::bidi_hello(&inner, request).await
-                            },
-                        )
+                    core.streaming(
+                        inner,
+                        &super::greeter_methods::BIDI_HELLO,
+                        req,
+                        |inner: rt::Arc<T>, request| async move {
+                            <T as Greeter>::bidi_hello(&inner, request).await
+                        },
+                    )
                 }
                 path => rt::ServerCore::unknown_method(path),
             }

@@ -40,105 +40,28 @@ pub mod versions_server {
             Output = rt::Result<rt::tonic::Response<super::Version>, rt::tonic::Status>,
         > + rt::Send;
     }
-    /// Serves a [`Versions`] implementation as the gRPC service `stress.api.Versions`.
-    #[derive(Debug)]
-    pub struct VersionsServer<T> {
-        inner: rt::Arc<T>,
-        core: rt::ServerCore,
-    }
-    impl<T> VersionsServer<T> {
-        /// Serves `inner`.
-        pub fn new(inner: T) -> Self {
-            Self::from_arc(rt::Arc::new(inner))
-        }
-        /// Serves an implementation that is shared with other code.
-        pub fn from_arc(inner: rt::Arc<T>) -> Self {
-            Self {
-                inner,
-                core: rt::ServerCore::default(),
-            }
-        }
-        /// Runs `interceptor` before every handler, after those added before it.
-        #[must_use]
-        pub fn with_interceptor(
-            mut self,
-            interceptor: impl rt::ServerInterceptor,
-        ) -> Self {
-            self.core.interceptors = self.core.interceptors.with(interceptor);
-            self
-        }
-        /// Replaces the interceptor chain with `interceptors`.
-        #[must_use]
-        pub fn with_interceptors(
-            mut self,
-            interceptors: rt::ServerInterceptors,
-        ) -> Self {
-            self.core.interceptors = interceptors;
-            self
-        }
-        /// Accepts requests compressed with `encoding`.
-        #[must_use]
-        pub fn accept_compressed(mut self, encoding: rt::CompressionEncoding) -> Self {
-            self.core.config.accept_compressed(encoding);
-            self
-        }
-        /// Compresses responses with `encoding` when the client accepts it.
-        #[must_use]
-        pub fn send_compressed(mut self, encoding: rt::CompressionEncoding) -> Self {
-            self.core.config.send_compressed(encoding);
-            self
-        }
-        /// Limits the size of a decoded request message (default: 4 MiB).
-        #[must_use]
-        pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
-            self.core.config.max_decoding_message_size(limit);
-            self
-        }
-        /// Limits the size of an encoded response message (default: `usize::MAX`).
-        #[must_use]
-        pub fn max_encoding_message_size(mut self, limit: usize) -> Self {
-            self.core.config.max_encoding_message_size(limit);
-            self
-        }
-    }
-    impl<T> rt::Clone for VersionsServer<T> {
-        fn clone(&self) -> Self {
-            Self {
-                inner: rt::Arc::clone(&self.inner),
-                core: self.core.clone(),
-            }
-        }
-    }
-    impl<T> rt::tonic::server::NamedService for VersionsServer<T> {
+    /// Serves a [`Versions`] implementation as the gRPC service `stress.api.Versions`: `VersionsServer::new(handler)`, then interceptors, compression and message size limits (`greeter_runtime::ServiceServer`).
+    pub type VersionsServer<T> = rt::ServiceServer<T, VersionsRoutes>;
+    /// Which method of a [`Versions`] implementation serves which path of `stress.api.Versions`.
+    #[derive(Debug, Clone, Copy)]
+    pub struct VersionsRoutes;
+    impl<T: Versions> rt::Routes<T> for VersionsRoutes {
         const NAME: &'static str = super::versions_methods::SERVICE_NAME;
-    }
-    impl<T, B> rt::Service<rt::http::Request<B>> for VersionsServer<T>
-    where
-        T: Versions,
-        B: rt::Body + rt::Send + 'static,
-        B::Error: rt::Into<rt::StdError> + rt::Send + 'static,
-    {
-        type Response = rt::http::Response<rt::tonic::body::Body>;
-        type Error = rt::Infallible;
-        type Future = rt::ServerFuture;
-        fn poll_ready(
-            &mut self,
-            _cx: &mut rt::Context<'_>,
-        ) -> rt::Poll<rt::Result<(), Self::Error>> {
-            rt::Poll::Ready(Ok(()))
-        }
-        fn call(&mut self, req: rt::http::Request<B>) -> Self::Future {
+        fn route<B: rt::RequestBody>(
+            core: &rt::ServerCore,
+            inner: &rt::Arc<T>,
+            req: rt::http::Request<B>,
+        ) -> rt::ServerFuture {
             match req.uri().path() {
                 "/stress.api.Versions/Current" => {
-                    self.core
-                        .unary(
-                            &self.inner,
-                            &super::versions_methods::CURRENT,
-                            req,
-                            |inner: rt::Arc<T>, request| async move {
-                                <T as Versions>::current(&inner, request).await
-                            },
-                        )
+                    core.unary(
+                        inner,
+                        &super::versions_methods::CURRENT,
+                        req,
+                        |inner: rt::Arc<T>, request| async move {
+                            <T as Versions>::current(&inner, request).await
+                        },
+                    )
                 }
                 path => rt::ServerCore::unknown_method(path),
             }

@@ -213,193 +213,108 @@ pub mod everything_server {
             Output = rt::Result<rt::tonic::Response<super::Item>, rt::tonic::Status>,
         > + rt::Send;
     }
-    /// Serves a [`Everything`] implementation as the gRPC service `stress.api.v1.Everything`.
-    #[derive(Debug)]
-    pub struct EverythingServer<T> {
-        inner: rt::Arc<T>,
-        core: rt::ServerCore,
-    }
-    impl<T> EverythingServer<T> {
-        /// Serves `inner`.
-        pub fn new(inner: T) -> Self {
-            Self::from_arc(rt::Arc::new(inner))
-        }
-        /// Serves an implementation that is shared with other code.
-        pub fn from_arc(inner: rt::Arc<T>) -> Self {
-            Self {
-                inner,
-                core: rt::ServerCore::default(),
-            }
-        }
-        /// Runs `interceptor` before every handler, after those added before it.
-        #[must_use]
-        pub fn with_interceptor(
-            mut self,
-            interceptor: impl rt::ServerInterceptor,
-        ) -> Self {
-            self.core.interceptors = self.core.interceptors.with(interceptor);
-            self
-        }
-        /// Replaces the interceptor chain with `interceptors`.
-        #[must_use]
-        pub fn with_interceptors(
-            mut self,
-            interceptors: rt::ServerInterceptors,
-        ) -> Self {
-            self.core.interceptors = interceptors;
-            self
-        }
-        /// Accepts requests compressed with `encoding`.
-        #[must_use]
-        pub fn accept_compressed(mut self, encoding: rt::CompressionEncoding) -> Self {
-            self.core.config.accept_compressed(encoding);
-            self
-        }
-        /// Compresses responses with `encoding` when the client accepts it.
-        #[must_use]
-        pub fn send_compressed(mut self, encoding: rt::CompressionEncoding) -> Self {
-            self.core.config.send_compressed(encoding);
-            self
-        }
-        /// Limits the size of a decoded request message (default: 4 MiB).
-        #[must_use]
-        pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
-            self.core.config.max_decoding_message_size(limit);
-            self
-        }
-        /// Limits the size of an encoded response message (default: `usize::MAX`).
-        #[must_use]
-        pub fn max_encoding_message_size(mut self, limit: usize) -> Self {
-            self.core.config.max_encoding_message_size(limit);
-            self
-        }
-    }
-    impl<T> rt::Clone for EverythingServer<T> {
-        fn clone(&self) -> Self {
-            Self {
-                inner: rt::Arc::clone(&self.inner),
-                core: self.core.clone(),
-            }
-        }
-    }
-    impl<T> rt::tonic::server::NamedService for EverythingServer<T> {
+    /// Serves a [`Everything`] implementation as the gRPC service `stress.api.v1.Everything`: `EverythingServer::new(handler)`, then interceptors, compression and message size limits (`greeter_runtime::ServiceServer`).
+    pub type EverythingServer<T> = rt::ServiceServer<T, EverythingRoutes>;
+    /// Which method of a [`Everything`] implementation serves which path of `stress.api.v1.Everything`.
+    #[derive(Debug, Clone, Copy)]
+    pub struct EverythingRoutes;
+    impl<T: Everything> rt::Routes<T> for EverythingRoutes {
         const NAME: &'static str = super::everything_methods::SERVICE_NAME;
-    }
-    impl<T, B> rt::Service<rt::http::Request<B>> for EverythingServer<T>
-    where
-        T: Everything,
-        B: rt::Body + rt::Send + 'static,
-        B::Error: rt::Into<rt::StdError> + rt::Send + 'static,
-    {
-        type Response = rt::http::Response<rt::tonic::body::Body>;
-        type Error = rt::Infallible;
-        type Future = rt::ServerFuture;
-        fn poll_ready(
-            &mut self,
-            _cx: &mut rt::Context<'_>,
-        ) -> rt::Poll<rt::Result<(), Self::Error>> {
-            rt::Poll::Ready(Ok(()))
-        }
-        fn call(&mut self, req: rt::http::Request<B>) -> Self::Future {
+        fn route<B: rt::RequestBody>(
+            core: &rt::ServerCore,
+            inner: &rt::Arc<T>,
+            req: rt::http::Request<B>,
+        ) -> rt::ServerFuture {
             match req.uri().path() {
                 "/stress.api.v1.Everything/Ping" => {
-                    self.core
-                        .unary(
-                            &self.inner,
-                            &super::everything_methods::PING,
-                            req,
-                            |inner: rt::Arc<T>, request| async move {
-                                <T as Everything>::ping(&inner, request).await
-                            },
-                        )
+                    core.unary(
+                        inner,
+                        &super::everything_methods::PING,
+                        req,
+                        |inner: rt::Arc<T>, request| async move {
+                            <T as Everything>::ping(&inner, request).await
+                        },
+                    )
                 }
                 "/stress.api.v1.Everything/List" => {
-                    self.core
-                        .server_streaming(
-                            &self.inner,
-                            &super::everything_methods::LIST,
-                            req,
-                            |inner: rt::Arc<T>, request| async move {
-                                <T as Everything>::list(&inner, request).await
-                            },
-                        )
+                    core.server_streaming(
+                        inner,
+                        &super::everything_methods::LIST,
+                        req,
+                        |inner: rt::Arc<T>, request| async move {
+                            <T as Everything>::list(&inner, request).await
+                        },
+                    )
                 }
                 "/stress.api.v1.Everything/Upload" => {
-                    self.core
-                        .client_streaming(
-                            &self.inner,
-                            &super::everything_methods::UPLOAD,
-                            req,
-                            |inner: rt::Arc<T>, request| async move {
-                                <T as Everything>::upload(&inner, request).await
-                            },
-                        )
+                    core.client_streaming(
+                        inner,
+                        &super::everything_methods::UPLOAD,
+                        req,
+                        |inner: rt::Arc<T>, request| async move {
+                            <T as Everything>::upload(&inner, request).await
+                        },
+                    )
                 }
                 "/stress.api.v1.Everything/Chat" => {
-                    self.core
-                        .streaming(
-                            &self.inner,
-                            &super::everything_methods::CHAT,
-                            req,
-                            |inner: rt::Arc<T>, request| async move {
-                                <T as Everything>::chat(&inner, request).await
-                            },
-                        )
+                    core.streaming(
+                        inner,
+                        &super::everything_methods::CHAT,
+                        req,
+                        |inner: rt::Arc<T>, request| async move {
+                            <T as Everything>::chat(&inner, request).await
+                        },
+                    )
                 }
                 "/stress.api.v1.Everything/OldPing" => {
-                    self.core
-                        .unary(
-                            &self.inner,
-                            &super::everything_methods::OLD_PING,
-                            req,
-                            |inner: rt::Arc<T>, request| async move {
-                                <T as Everything>::old_ping(&inner, request).await
-                            },
-                        )
+                    core.unary(
+                        inner,
+                        &super::everything_methods::OLD_PING,
+                        req,
+                        |inner: rt::Arc<T>, request| async move {
+                            <T as Everything>::old_ping(&inner, request).await
+                        },
+                    )
                 }
                 "/stress.api.v1.Everything/Type" => {
-                    self.core
-                        .unary(
-                            &self.inner,
-                            &super::everything_methods::TYPE,
-                            req,
-                            |inner: rt::Arc<T>, request| async move {
-                                <T as Everything>::r#type(&inner, request).await
-                            },
-                        )
+                    core.unary(
+                        inner,
+                        &super::everything_methods::TYPE,
+                        req,
+                        |inner: rt::Arc<T>, request| async move {
+                            <T as Everything>::r#type(&inner, request).await
+                        },
+                    )
                 }
                 "/stress.api.v1.Everything/type" => {
-                    self.core
-                        .unary(
-                            &self.inner,
-                            &super::everything_methods::TYPE_2,
-                            req,
-                            |inner: rt::Arc<T>, request| async move {
-                                <T as Everything>::type_2(&inner, request).await
-                            },
-                        )
+                    core.unary(
+                        inner,
+                        &super::everything_methods::TYPE_2,
+                        req,
+                        |inner: rt::Arc<T>, request| async move {
+                            <T as Everything>::type_2(&inner, request).await
+                        },
+                    )
                 }
                 "/stress.api.v1.Everything/Self" => {
-                    self.core
-                        .unary(
-                            &self.inner,
-                            &super::everything_methods::SELF,
-                            req,
-                            |inner: rt::Arc<T>, request| async move {
-                                <T as Everything>::self_(&inner, request).await
-                            },
-                        )
+                    core.unary(
+                        inner,
+                        &super::everything_methods::SELF,
+                        req,
+                        |inner: rt::Arc<T>, request| async move {
+                            <T as Everything>::self_(&inner, request).await
+                        },
+                    )
                 }
                 "/stress.api.v1.Everything/Async" => {
-                    self.core
-                        .unary(
-                            &self.inner,
-                            &super::everything_methods::ASYNC,
-                            req,
-                            |inner: rt::Arc<T>, request| async move {
-                                <T as Everything>::r#async(&inner, request).await
-                            },
-                        )
+                    core.unary(
+                        inner,
+                        &super::everything_methods::ASYNC,
+                        req,
+                        |inner: rt::Arc<T>, request| async move {
+                            <T as Everything>::r#async(&inner, request).await
+                        },
+                    )
                 }
                 path => rt::ServerCore::unknown_method(path),
             }
@@ -641,94 +556,19 @@ pub mod nothing_server {
     ///
     /// Implement this to serve `stress.api.v1.Nothing`, then hand it to [`NothingServer`].
     pub trait Nothing: rt::Send + rt::Sync + 'static {}
-    /// Serves a [`Nothing`] implementation as the gRPC service `stress.api.v1.Nothing`.
-    #[derive(Debug)]
-    pub struct NothingServer<T> {
-        inner: rt::Arc<T>,
-        core: rt::ServerCore,
-    }
-    impl<T> NothingServer<T> {
-        /// Serves `inner`.
-        pub fn new(inner: T) -> Self {
-            Self::from_arc(rt::Arc::new(inner))
-        }
-        /// Serves an implementation that is shared with other code.
-        pub fn from_arc(inner: rt::Arc<T>) -> Self {
-            Self {
-                inner,
-                core: rt::ServerCore::default(),
-            }
-        }
-        /// Runs `interceptor` before every handler, after those added before it.
-        #[must_use]
-        pub fn with_interceptor(
-            mut self,
-            interceptor: impl rt::ServerInterceptor,
-        ) -> Self {
-            self.core.interceptors = self.core.interceptors.with(interceptor);
-            self
-        }
-        /// Replaces the interceptor chain with `interceptors`.
-        #[must_use]
-        pub fn with_interceptors(
-            mut self,
-            interceptors: rt::ServerInterceptors,
-        ) -> Self {
-            self.core.interceptors = interceptors;
-            self
-        }
-        /// Accepts requests compressed with `encoding`.
-        #[must_use]
-        pub fn accept_compressed(mut self, encoding: rt::CompressionEncoding) -> Self {
-            self.core.config.accept_compressed(encoding);
-            self
-        }
-        /// Compresses responses with `encoding` when the client accepts it.
-        #[must_use]
-        pub fn send_compressed(mut self, encoding: rt::CompressionEncoding) -> Self {
-            self.core.config.send_compressed(encoding);
-            self
-        }
-        /// Limits the size of a decoded request message (default: 4 MiB).
-        #[must_use]
-        pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
-            self.core.config.max_decoding_message_size(limit);
-            self
-        }
-        /// Limits the size of an encoded response message (default: `usize::MAX`).
-        #[must_use]
-        pub fn max_encoding_message_size(mut self, limit: usize) -> Self {
-            self.core.config.max_encoding_message_size(limit);
-            self
-        }
-    }
-    impl<T> rt::Clone for NothingServer<T> {
-        fn clone(&self) -> Self {
-            Self {
-                inner: rt::Arc::clone(&self.inner),
-                core: self.core.clone(),
-            }
-        }
-    }
-    impl<T> rt::tonic::server::NamedService for NothingServer<T> {
+    /// Serves a [`Nothing`] implementation as the gRPC service `stress.api.v1.Nothing`: `NothingServer::new(handler)`, then interceptors, compression and message size limits (`greeter_runtime::ServiceServer`).
+    pub type NothingServer<T> = rt::ServiceServer<T, NothingRoutes>;
+    /// Which method of a [`Nothing`] implementation serves which path of `stress.api.v1.Nothing`.
+    #[derive(Debug, Clone, Copy)]
+    pub struct NothingRoutes;
+    impl<T: Nothing> rt::Routes<T> for NothingRoutes {
         const NAME: &'static str = super::nothing_methods::SERVICE_NAME;
-    }
-    impl<T, B> rt::Service<rt::http::Request<B>> for NothingServer<T>
-    where
-        T: Nothing,
-        B: rt::Body + rt::Send + 'static,
-        B::Error: rt::Into<rt::StdError> + rt::Send + 'static,
-    {
-        type Response = rt::http::Response<rt::tonic::body::Body>;
-        type Error = rt::Infallible;
-        type Future = rt::ServerFuture;
-        fn poll_ready(
-            &mut self,
-            _cx: &mut rt::Context<'_>,
-        ) -> rt::Poll<rt::Result<(), Self::Error>> {
-            rt::Poll::Ready(Ok(()))
-        }
-        fn call(&mut self, req: rt::http::Request<B>) -> Self::Future {
+        fn route<B: rt::RequestBody>(
+            core: &rt::ServerCore,
+            inner: &rt::Arc<T>,
+            req: rt::http::Request<B>,
+        ) -> rt::ServerFuture {
+            let _ = (core, inner);
             rt::ServerCore::unknown_method(req.uri().path())
         }
     }
@@ -849,106 +689,30 @@ pub mod legacy_server {
             Output = rt::Result<rt::tonic::Response<super::Item>, rt::tonic::Status>,
         > + rt::Send;
     }
-    /// Serves a [`Legacy`] implementation as the gRPC service `stress.api.v1.Legacy`.
+    /// Serves a [`Legacy`] implementation as the gRPC service `stress.api.v1.Legacy`: `LegacyServer::new(handler)`, then interceptors, compression and message size limits (`greeter_runtime::ServiceServer`).
     #[deprecated]
-    #[derive(Debug)]
-    pub struct LegacyServer<T> {
-        inner: rt::Arc<T>,
-        core: rt::ServerCore,
-    }
-    impl<T> LegacyServer<T> {
-        /// Serves `inner`.
-        pub fn new(inner: T) -> Self {
-            Self::from_arc(rt::Arc::new(inner))
-        }
-        /// Serves an implementation that is shared with other code.
-        pub fn from_arc(inner: rt::Arc<T>) -> Self {
-            Self {
-                inner,
-                core: rt::ServerCore::default(),
-            }
-        }
-        /// Runs `interceptor` before every handler, after those added before it.
-        #[must_use]
-        pub fn with_interceptor(
-            mut self,
-            interceptor: impl rt::ServerInterceptor,
-        ) -> Self {
-            self.core.interceptors = self.core.interceptors.with(interceptor);
-            self
-        }
-        /// Replaces the interceptor chain with `interceptors`.
-        #[must_use]
-        pub fn with_interceptors(
-            mut self,
-            interceptors: rt::ServerInterceptors,
-        ) -> Self {
-            self.core.interceptors = interceptors;
-            self
-        }
-        /// Accepts requests compressed with `encoding`.
-        #[must_use]
-        pub fn accept_compressed(mut self, encoding: rt::CompressionEncoding) -> Self {
-            self.core.config.accept_compressed(encoding);
-            self
-        }
-        /// Compresses responses with `encoding` when the client accepts it.
-        #[must_use]
-        pub fn send_compressed(mut self, encoding: rt::CompressionEncoding) -> Self {
-            self.core.config.send_compressed(encoding);
-            self
-        }
-        /// Limits the size of a decoded request message (default: 4 MiB).
-        #[must_use]
-        pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
-            self.core.config.max_decoding_message_size(limit);
-            self
-        }
-        /// Limits the size of an encoded response message (default: `usize::MAX`).
-        #[must_use]
-        pub fn max_encoding_message_size(mut self, limit: usize) -> Self {
-            self.core.config.max_encoding_message_size(limit);
-            self
-        }
-    }
-    impl<T> rt::Clone for LegacyServer<T> {
-        fn clone(&self) -> Self {
-            Self {
-                inner: rt::Arc::clone(&self.inner),
-                core: self.core.clone(),
-            }
-        }
-    }
-    impl<T> rt::tonic::server::NamedService for LegacyServer<T> {
+    pub type LegacyServer<T> = rt::ServiceServer<T, LegacyRoutes>;
+    /// Which method of a [`Legacy`] implementation serves which path of `stress.api.v1.Legacy`.
+    #[deprecated]
+    #[derive(Debug, Clone, Copy)]
+    pub struct LegacyRoutes;
+    impl<T: Legacy> rt::Routes<T> for LegacyRoutes {
         const NAME: &'static str = super::legacy_methods::SERVICE_NAME;
-    }
-    impl<T, B> rt::Service<rt::http::Request<B>> for LegacyServer<T>
-    where
-        T: Legacy,
-        B: rt::Body + rt::Send + 'static,
-        B::Error: rt::Into<rt::StdError> + rt::Send + 'static,
-    {
-        type Response = rt::http::Response<rt::tonic::body::Body>;
-        type Error = rt::Infallible;
-        type Future = rt::ServerFuture;
-        fn poll_ready(
-            &mut self,
-            _cx: &mut rt::Context<'_>,
-        ) -> rt::Poll<rt::Result<(), Self::Error>> {
-            rt::Poll::Ready(Ok(()))
-        }
-        fn call(&mut self, req: rt::http::Request<B>) -> Self::Future {
+        fn route<B: rt::RequestBody>(
+            core: &rt::ServerCore,
+            inner: &rt::Arc<T>,
+            req: rt::http::Request<B>,
+        ) -> rt::ServerFuture {
             match req.uri().path() {
                 "/stress.api.v1.Legacy/Get" => {
-                    self.core
-                        .unary(
-                            &self.inner,
-                            &super::legacy_methods::GET,
-                            req,
-                            |inner: rt::Arc<T>, request| async move {
-                                <T as Legacy>::get(&inner, request).await
-                            },
-                        )
+                    core.unary(
+                        inner,
+                        &super::legacy_methods::GET,
+                        req,
+                        |inner: rt::Arc<T>, request| async move {
+                            <T as Legacy>::get(&inner, request).await
+                        },
+                    )
                 }
                 path => rt::ServerCore::unknown_method(path),
             }
