@@ -39,9 +39,10 @@ impl H2load {
         command
             .arg(format!("--clients={}", self.connections))
             .arg(format!("--max-concurrent-streams={}", self.concurrency))
+            // Five windows' worth: h2load takes whole seconds, which makes short runs coarse.
             .arg(format!(
                 "--duration={}",
-                self.duration.as_secs_f64().max(1.0).ceil()
+                (self.duration.as_secs_f64() * 5.0).max(1.0).ceil()
             ))
             .arg(format!(
                 "--warm-up-time={}",

@@ -41,6 +41,8 @@ pub struct Window {
     pub latencies_us: Vec<f64>,
     /// CPU time of the server thread during the window.
     pub server_cpu: Duration,
+    /// CPU time of the load generator's thread during the window.
+    pub client_cpu: Duration,
 }
 
 /// The requests every call sends and the replies it must get back.
@@ -231,6 +233,7 @@ pub async fn measure(
     fixture: &Arc<Fixture>,
     server_cpu: CpuClock,
 ) -> Result<Window, String> {
+    let client_cpu = CpuClock::of_current_thread().map_err(|e| e.to_string())?;
     let phase = Arc::new(AtomicU8::new(WARMING));
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..config.connections {
@@ -240,13 +243,13 @@ pub async fn measure(
         }
     }
     tokio::time::sleep(config.warmup).await;
-    let (cpu_start, start) = (server_cpu.now(), Instant::now());
+    let (cpu_start, client_start, start) = (server_cpu.now(), client_cpu.now(), Instant::now());
     phase
         .compare_exchange(WARMING, MEASURING, Ordering::Relaxed, Ordering::Relaxed)
         .ok();
     tokio::time::sleep(config.duration).await;
     phase.store(STOPPED, Ordering::Relaxed);
-    let (cpu_end, end) = (server_cpu.now(), Instant::now());
+    let (cpu_end, client_end, end) = (server_cpu.now(), client_cpu.now(), Instant::now());
 
     let mut window = Window {
         elapsed: end - start,
@@ -254,6 +257,7 @@ pub async fn measure(
         calls: 0,
         latencies_us: Vec::new(),
         server_cpu: cpu_end.saturating_sub(cpu_start),
+        client_cpu: client_end.saturating_sub(client_start),
     };
     let joined = tokio::time::timeout(Duration::from_secs(30), async {
         let mut first_error = None;
@@ -277,4 +281,69 @@ pub async fn measure(
         return Err("no call completed inside the window".to_owned());
     }
     Ok(window)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::plan::Variant;
+    use crate::runtime::server;
+
+    #[tokio::test]
+    async fn every_variant_passes_the_checks_and_rejections_fail_them() {
+        let addrs = server::spawn_all().await.unwrap();
+        let fixture = Fixture::new(3);
+        for (variant, addr) in &addrs {
+            let mut client = connect(*addr).await.unwrap();
+            for mode in Mode::ALL {
+                let units = call_once(&mut client, mode, &fixture)
+                    .await
+                    .unwrap_or_else(|e| panic!("{variant}, {mode}: {e}"));
+                let expected = match mode {
+                    Mode::Unary => 1,
+                    Mode::ServerStreaming => 4,
+                    Mode::ClientStreaming | Mode::Bidi => 3,
+                };
+                assert_eq!(units, expected, "{variant}, {mode}");
+            }
+        }
+        // A rejected call is an error, though its HTTP status is 200.
+        let mut wrong_token = Fixture::new(3);
+        wrong_token.authorization = "Bearer wrong".parse().unwrap();
+        for variant in [Variant::GreeterChain, Variant::TonicIntercepted] {
+            let mut client = connect(addrs[&variant]).await.unwrap();
+            for mode in Mode::ALL {
+                let error = call_once(&mut client, mode, &wrong_token)
+                    .await
+                    .unwrap_err();
+                assert!(
+                    error.contains("Unauthenticated"),
+                    "{variant}, {mode}: {error}"
+                );
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_window_counts_what_completed_inside_it() {
+        let addrs = server::spawn_all().await.unwrap();
+        let config = LoadConfig {
+            connections: 1,
+            concurrency: 2,
+            warmup: Duration::from_millis(20),
+            duration: Duration::from_millis(100),
+            stream_len: 5,
+        };
+        // The server shares this thread here, so its clock is this thread's.
+        let clock = CpuClock::of_current_thread().unwrap();
+        let fixture = Arc::new(Fixture::new(config.stream_len));
+        let window = measure(addrs[&Variant::Floor], Mode::Bidi, &config, &fixture, clock)
+            .await
+            .unwrap();
+        assert!(window.calls > 0);
+        assert_eq!(window.units, window.calls * 5);
+        assert_eq!(window.latencies_us.len() as u64, window.calls);
+        assert!(window.elapsed >= config.duration);
+        assert!(window.server_cpu > Duration::ZERO);
+    }
 }

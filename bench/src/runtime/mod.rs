@@ -169,12 +169,18 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "Throughput and latency are medians over rounds; `vs` columns are medians of per-round \
          paired ratios with their interquartile range. Server CPU is the server thread's CPU \
-         clock over the window divided by what completed in it; \"server busy\" below 100% means \
-         the load generator, not the server, set the pace.\n"
+         clock over the window divided by what completed in it; \"busy\" is the share of the \
+         window a thread was on its core: server busy well below 100% with client busy near it \
+         means the load generator, not the server, set the pace (throughput ratios then say \
+         little, server CPU per call still does); both well below it means other processes \
+         took the cores (see the load average).\n"
     );
-    if modes.contains(&Mode::Unary) || modes.len() > 1 {
+    println!("Load average at the end: {}.\n", load_average());
+    let goals = results.goals();
+    // The header and its rule alone: the selection measured no goal.
+    if goals.lines().count() > 2 {
         println!("### Goals (medians of paired ratios against (a))\n");
-        println!("{}", results.goals());
+        println!("{goals}");
     }
     if !args.no_h2load && modes.contains(&Mode::Unary) {
         cross_check(&servers, &variants, &config, load_cpu);

@@ -19,6 +19,8 @@ pub struct Sample {
     pub cpu_us: f64,
     /// Share of the window the server thread was on the CPU.
     pub busy: f64,
+    /// Share of the window the load generator's thread was on the CPU.
+    pub client_busy: f64,
 }
 
 impl Sample {
@@ -30,6 +32,7 @@ impl Sample {
             p99_us: quantile(&window.latencies_us, 0.99),
             cpu_us: window.server_cpu.as_secs_f64() * 1e6 / window.units as f64,
             busy: window.server_cpu.as_secs_f64() / seconds,
+            client_busy: window.client_cpu.as_secs_f64() / seconds,
         }
     }
 }
@@ -76,9 +79,12 @@ impl Results {
             let _ = writeln!(out, "### {mode}\n");
             let _ = writeln!(
                 out,
-                "| variant | {unit}/s | p50 µs | p99 µs | server CPU µs/{per} | server busy | {unit}/s vs (a) | p99 vs (a) | CPU vs (a) | {unit}/s vs (e) |"
+                "| variant | {unit}/s | p50 µs | p99 µs | server CPU µs/{per} | server busy | client busy | {unit}/s vs (a) | p99 vs (a) | CPU vs (a) | {unit}/s vs (e) |"
             );
-            let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            let _ = writeln!(
+                out,
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+            );
             for &variant in variants {
                 let Some(samples) = self.samples.get(&(mode, variant)) else {
                     continue;
@@ -92,12 +98,13 @@ impl Results {
                 };
                 let _ = writeln!(
                     out,
-                    "| {variant} | {:.0} | {:.0} | {:.0} | {:.2} | {:.0}% | {} | {} | {} | {} |",
+                    "| {variant} | {:.0} | {:.0} | {:.0} | {:.2} | {:.0}% | {:.0}% | {} | {} | {} | {} |",
                     med(|s| s.throughput),
                     med(|s| s.p50_us),
                     med(|s| s.p99_us),
                     med(|s| s.cpu_us),
                     med(|s| s.busy) * 100.0,
+                    med(|s| s.client_busy) * 100.0,
                     ratio(Variant::Tonic, |s: &Sample| s.throughput),
                     ratio(Variant::Tonic, |s: &Sample| s.p99_us),
                     ratio(Variant::Tonic, |s: &Sample| s.cpu_us),
@@ -192,6 +199,7 @@ mod tests {
             p99_us,
             cpu_us: 1e6 / throughput,
             busy: 1.0,
+            client_busy: 0.5,
         }
     }
 

@@ -22,7 +22,7 @@ pub struct CpuClock(libc::clockid_t);
 
 impl CpuClock {
     /// The clock of the calling thread.
-    fn of_current_thread() -> io::Result<Self> {
+    pub fn of_current_thread() -> io::Result<Self> {
         let mut clock: libc::clockid_t = 0;
         // SAFETY: pthread_self() is the calling thread, alive; `clock` is a valid out pointer.
         let error = unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut clock) };
