@@ -37,6 +37,9 @@ pub struct Args {
     /// Also compare services-only generation: greeter messages=false against tonic alone.
     #[arg(long)]
     pub services_only: bool,
+    /// Options for protoc-gen-greeter (`--greeter_opt`), e.g. `rustfmt` [default: none].
+    #[arg(long)]
+    pub greeter_opt: Option<String>,
     /// Leave out the build.rs variants.
     #[arg(long)]
     pub no_build_rs: bool,
@@ -80,12 +83,9 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
         None => println!("- peers: not installed, left out (run bench/scripts/install-peers.sh)"),
     }
-    match rustfmt() {
-        Some(path) => println!(
-            "- rustfmt: {} (protoc-gen-greeter formats with it; its cost counts)",
-            path.display()
-        ),
-        None => println!("- rustfmt: not found (protoc-gen-greeter keeps prettyplease output)"),
+    match &args.greeter_opt {
+        Some(options) => println!("- protoc-gen-greeter options: {options}"),
+        None => println!("- protoc-gen-greeter options: the defaults"),
     }
     println!("- rounds: {rounds}, order rotated each round; figures are medians");
 
@@ -217,19 +217,9 @@ fn find_tools(args: &Args) -> Result<Tools, Box<dyn std::error::Error>> {
     Ok(Tools {
         protoc,
         greeter,
+        greeter_opt: args.greeter_opt.clone(),
         peers,
     })
-}
-
-/// The rustfmt protoc-gen-greeter would find: `$RUSTFMT`, else `rustfmt` on `PATH`.
-fn rustfmt() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("RUSTFMT") {
-        return Some(PathBuf::from(path));
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("rustfmt"))
-        .find(|candidate| candidate.is_file())
 }
 
 fn excluded_note(excluded: &[String]) -> String {

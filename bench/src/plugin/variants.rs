@@ -57,6 +57,8 @@ impl Variant {
 pub struct Tools {
     pub protoc: Protoc,
     pub greeter: PathBuf,
+    /// Extra `--greeter_opt` options for the protoc-gen-greeter variants.
+    pub greeter_opt: Option<String>,
     /// protoc-gen-prost and protoc-gen-tonic, when installed.
     pub peers: Option<(PathBuf, PathBuf)>,
 }
@@ -138,8 +140,13 @@ pub fn run(
                 Variant::Greeter | Variant::GreeterServices => {
                     command.arg(wrap("greeter", &tools.greeter)?);
                     command.arg(out_arg("greeter"));
+                    let mut options: Vec<&str> =
+                        tools.greeter_opt.iter().map(String::as_str).collect();
                     if variant == Variant::GreeterServices {
-                        command.arg("--greeter_opt=messages=false");
+                        options.push("messages=false");
+                    }
+                    if !options.is_empty() {
+                        command.arg(format!("--greeter_opt={}", options.join(",")));
                     }
                 }
                 Variant::ProstTonic => {
