@@ -191,7 +191,7 @@ fn exclude_rejected(corpus: &mut Corpus, protoc: &Protoc, logs: &Path) -> io::Re
             Err(error) => error,
         };
         let stderr = std::fs::read_to_string(logs.join("protoc-check.stderr"))?;
-        let named = rejected_files(&stderr, &corpus.files);
+        let named = rejected_files(&stderr, &corpus.files, &corpus.includes);
         if named.is_empty() {
             return Err(error);
         }
@@ -203,13 +203,21 @@ fn exclude_rejected(corpus: &mut Corpus, protoc: &Protoc, logs: &Path) -> io::Re
     }
 }
 
-/// The corpus files that protoc's error lines (`file.proto:12:3: …`, `file.proto: …`) name.
-fn rejected_files(stderr: &str, files: &[String]) -> BTreeSet<String> {
+/// The corpus files that protoc's error lines (`file.proto:12:3: …`, `file.proto: …`) name,
+/// by their name or by their path under an include directory.
+fn rejected_files(stderr: &str, files: &[String], includes: &[PathBuf]) -> BTreeSet<String> {
     let known: BTreeSet<&str> = files.iter().map(String::as_str).collect();
     stderr
         .lines()
         .filter(|line| !line.contains(": warning:"))
         .filter_map(|line| line.split_once(':').map(|(file, _)| file.trim()))
+        .map(|file| {
+            includes
+                .iter()
+                .find_map(|include| Path::new(file).strip_prefix(include).ok())
+                .and_then(Path::to_str)
+                .unwrap_or(file)
+        })
         .filter(|file| known.contains(file))
         .map(str::to_owned)
         .collect()
@@ -259,8 +267,10 @@ mod tests {
         let stderr = "a/x.proto:3:1: Import \"missing.proto\" was not found or had errors.\n\
                       missing.proto: File not found.\n\
                       b.proto:1:1: warning: Import c.proto is unused.\n\
-                      a/y.proto: \"Foo\" is not defined.\n";
-        let named: Vec<_> = rejected_files(stderr, &files).into_iter().collect();
+                      /src/a/y.proto: \"Foo\" is not defined.\n";
+        let named: Vec<_> = rejected_files(stderr, &files, &["/src".into()])
+            .into_iter()
+            .collect();
         assert_eq!(named, ["a/x.proto", "a/y.proto"]);
     }
 }
