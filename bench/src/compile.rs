@@ -14,7 +14,7 @@ use std::process::Command;
 use crate::corpus::{Scale, SizeArgs};
 use crate::measure::{self, Usage};
 use crate::plugin::corpora::{self, Corpus, Protoc, Source, bench_dir};
-use crate::plugin::variants::build_rs_command;
+use crate::plugin::variants::{build_rs_command, build_rs_includes};
 use crate::stats::{RatioSummary, median};
 
 /// Flags of `greeter-bench compile`.
@@ -86,7 +86,8 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     for krate in &CRATES {
         let out = ws.join(krate.package).join("src/gen");
         let _ = std::fs::remove_dir_all(&out);
-        let mut command = build_rs_command(krate.tool, &corpus, &files_list, &out)?;
+        let includes = build_rs_includes(krate.tool, &corpus, &protoc);
+        let mut command = build_rs_command(krate.tool, &includes, &files_list, &out)?;
         command.arg("--include-file").arg("mod.rs");
         if krate.tool == "tonic-prost-build" {
             command.env("PROTOC", &protoc.path);

@@ -121,7 +121,8 @@ pub fn run(
             } else {
                 "tonic-prost-build"
             };
-            let mut command = build_rs_command(tool, corpus, files_list, &out)?;
+            let includes = build_rs_includes(tool, corpus, &tools.protoc);
+            let mut command = build_rs_command(tool, &includes, files_list, &out)?;
             if variant == Variant::BuildRsTonic {
                 command.env("PROTOC", &tools.protoc.path);
             } else {
@@ -177,10 +178,22 @@ pub fn run(
     })
 }
 
-/// `greeter-bench build-rs-child …` for `tool` on the corpus, writing into `out`.
+/// The include directories a build script of `tool` passes: protox (ours) brings its own
+/// google/protobuf files, and protoc's bundled ones are newer than protox can parse
+/// (`extensions … [declaration = …]` in descriptor.proto), so ours goes without them.
+pub fn build_rs_includes(tool: &str, corpus: &Corpus, protoc: &Protoc) -> Vec<PathBuf> {
+    corpus
+        .includes
+        .iter()
+        .filter(|include| tool != "greeter" || **include != protoc.include)
+        .cloned()
+        .collect()
+}
+
+/// `greeter-bench build-rs-child …` for `tool` on the files listed, writing into `out`.
 pub fn build_rs_command(
     tool: &str,
-    corpus: &Corpus,
+    includes: &[PathBuf],
     files_list: &Path,
     out: &Path,
 ) -> io::Result<Command> {
@@ -193,7 +206,7 @@ pub fn build_rs_command(
         .arg(files_list)
         .arg("--out")
         .arg(out);
-    for include in &corpus.includes {
+    for include in includes {
         command.arg("--include").arg(include);
     }
     Ok(command)
