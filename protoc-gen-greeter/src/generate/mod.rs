@@ -1,12 +1,13 @@
 //! From descriptors to files.
 //!
-//! The packages to write are cut into chunks of whole packages. Each chunk goes through the same
-//! steps on one of the worker threads: prost-build writes its messages and resolves its message
-//! types to Rust paths (it sees the chunk's files and everything they import, all it needs to
-//! decide derives); then, per package, the method descriptions, servers and clients of its
-//! services are generated, spliced after the messages and formatted. Finished files are handed
-//! to the caller in package order as soon as every chunk before them is done, so the output is
-//! the same whatever the thread count, and little is held at once.
+//! Two kinds of work, spread over worker threads. prost-build writes the messages and resolves
+//! message types to Rust paths; it must see the files it writes and everything they import (to
+//! decide derives), so the packages are cut into chunks whose imports overlap little, and each
+//! chunk is one prost-build run. Then each package is rendered on its own: its services'
+//! method descriptions, servers and clients are generated, spliced after the messages, parsed
+//! and formatted. Finished files are handed to the caller in package order as soon as every
+//! package before them is done, so the output is the same whatever the thread count, and little
+//! is held at once.
 
 mod client;
 mod methods;
@@ -15,9 +16,9 @@ mod server;
 
 use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
+use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{Condvar, Mutex, PoisonError, mpsc};
 
 use proc_macro2::TokenStream;
 use prost_build::Module;
@@ -40,9 +41,14 @@ const DEFAULT_PACKAGE_FILE: &str = "_";
 /// Environment variable that sets the number of worker threads (default: the available cores).
 pub const THREADS_ENV: &str = "PROTOC_GEN_GREETER_THREADS";
 
-/// Chunks per worker thread: enough that a slow chunk does not leave the other threads idle at the
-/// end, few enough that the imports each chunk re-reads stay a small share of the work.
+/// prost-build chunks per worker thread at most: enough that the threads are busy from the start,
+/// few enough that the imports each chunk re-reads stay a small share of the work.
 const CHUNKS_PER_THREAD: usize = 4;
+
+/// How much more input all chunks' prost-build runs may read than one run over everything would,
+/// for the cut to be worth it. Packages that import each other in long chains make every chunk
+/// re-read most of the input; they get fewer chunks, down to one.
+const MAX_DUPLICATION: f64 = 1.25;
 
 /// Inputs smaller than this (encoded descriptor bytes) are one chunk: threads would cost more than
 /// they save.
@@ -89,10 +95,16 @@ pub(crate) struct PackagePlan {
     pub sources: Vec<usize>,
 }
 
-/// Packages generated together, and every input file they need.
+/// Packages that go through prost-build together, and every input file they need.
 struct Chunk {
-    packages: Vec<PackagePlan>,
+    packages: Range<usize>,
     files: Vec<usize>,
+}
+
+/// The packages to write, in order, and how they are cut into prost-build chunks.
+struct Plan {
+    packages: Vec<PackagePlan>,
+    chunks: Vec<Chunk>,
 }
 
 /// Generates the files for `files_to_generate`, handing each to `emit` in a fixed order (package
@@ -142,25 +154,22 @@ fn generate_with(
     parallelism: Parallelism,
     emit: &mut dyn FnMut(GeneratedFile) -> Result<(), Error>,
 ) -> Result<(), Error> {
-    let chunks = plan(descriptors, files_to_generate, parallelism)?;
+    let plan = plan(descriptors, files_to_generate, parallelism)?;
     let mut written = Vec::new();
-    run_chunks(
+    run_plan(
         descriptors,
         options,
-        &chunks,
+        &plan,
         parallelism.threads,
-        &mut |files| {
-            for file in files {
-                written.push(file.name.clone());
-                emit(file)?;
-            }
-            Ok(())
+        &mut |file| {
+            written.push(file.name.clone());
+            emit(file)
         },
     )?;
     if let Some(include_file) = &options.include_file {
-        let modules: Vec<&Module> = chunks
+        let modules: Vec<&Module> = plan
+            .packages
             .iter()
-            .flat_map(|chunk| &chunk.packages)
             .map(|package| &package.module)
             .filter(|module| written.contains(&module.to_file_name_or(DEFAULT_PACKAGE_FILE)))
             .collect();
@@ -173,133 +182,245 @@ fn generate_with(
 }
 
 /// The packages to write, whole (a package's file is made from all its files, so that it is the
-/// same whichever of them was asked for), cut into chunks of about equal input size.
+/// same whichever of them was asked for), and the most prost-build chunks (of about equal input
+/// size) whose re-read imports stay within [`MAX_DUPLICATION`].
 fn plan(
     descriptors: &Descriptors,
     files_to_generate: &[String],
     parallelism: Parallelism,
-) -> Result<Vec<Chunk>, Error> {
-    let mut packages: BTreeMap<Module, Vec<usize>> = BTreeMap::new();
+) -> Result<Plan, Error> {
+    let mut by_module: BTreeMap<Module, Vec<usize>> = BTreeMap::new();
     for name in files_to_generate {
         let index = descriptors
             .index(name)
             .ok_or_else(|| Error::MissingFile(name.clone()))?;
         let package = &descriptors.files[index].package;
-        packages.insert(Module::from_protobuf_package_name(package), Vec::new());
+        by_module.insert(Module::from_protobuf_package_name(package), Vec::new());
     }
     for (index, file) in descriptors.files.iter().enumerate() {
         let module = Module::from_protobuf_package_name(&file.package);
-        if let Some(sources) = packages.get_mut(&module) {
+        if let Some(sources) = by_module.get_mut(&module) {
             sources.push(index);
         }
     }
-    let size = |sources: &[usize]| -> usize {
-        sources
+    let packages: Vec<PackagePlan> = by_module
+        .into_iter()
+        .map(|(module, sources)| PackagePlan { module, sources })
+        .collect();
+    let bytes = |files: &[usize]| -> usize {
+        files
             .iter()
             .map(|&i| descriptors.files[i].bytes.len())
             .sum()
     };
-    let total: usize = packages.values().map(|sources| size(sources)).sum();
-    let target =
-        (total / (parallelism.threads * CHUNKS_PER_THREAD)).max(parallelism.min_chunk_bytes);
-    let mut chunks = Vec::new();
-    let mut current: Vec<PackagePlan> = Vec::new();
-    let mut current_size = 0;
-    for (module, sources) in packages {
-        current_size += size(&sources);
-        current.push(PackagePlan { module, sources });
-        if current_size >= target {
-            chunks.push(std::mem::take(&mut current));
-            current_size = 0;
+    let chunk_files = |range: Range<usize>| {
+        descriptors.with_imports(
+            packages[range]
+                .iter()
+                .flat_map(|p| p.sources.iter().copied()),
+        )
+    };
+    let sizes: Vec<usize> = packages.iter().map(|p| bytes(&p.sources)).collect();
+    let total: usize = sizes.iter().sum();
+    let single = bytes(&chunk_files(0..packages.len()));
+    let mut count = parallelism.threads * CHUNKS_PER_THREAD;
+    let chunks = loop {
+        let target = (total / count.max(1)).max(parallelism.min_chunk_bytes);
+        let chunks: Vec<Chunk> = cut(&sizes, target)
+            .into_iter()
+            .map(|packages| Chunk {
+                files: chunk_files(packages.clone()),
+                packages,
+            })
+            .collect();
+        let read: usize = chunks.iter().map(|chunk| bytes(&chunk.files)).sum();
+        if chunks.len() <= 1 || read as f64 <= MAX_DUPLICATION * single as f64 {
+            break chunks;
         }
-    }
-    if !current.is_empty() {
-        chunks.push(current);
-    }
-    Ok(chunks
-        .into_iter()
-        .map(|packages| Chunk {
-            files: descriptors
-                .with_imports(packages.iter().flat_map(|p| p.sources.iter().copied())),
-            packages,
-        })
-        .collect())
+        count = chunks.len() / 2;
+    };
+    Ok(Plan { packages, chunks })
 }
 
-/// Generates every chunk on up to `threads` threads and hands each chunk's files to
-/// `emit` in chunk order. The first error in that order ends the run; workers stop taking chunks.
-fn run_chunks(
+/// Consecutive ranges of packages of about `target` bytes each.
+fn cut(sizes: &[usize], target: usize) -> Vec<Range<usize>> {
+    let mut ranges = Vec::new();
+    let mut start = 0;
+    let mut size = 0;
+    for (index, package) in sizes.iter().enumerate() {
+        size += package;
+        if size >= target {
+            ranges.push(start..index + 1);
+            start = index + 1;
+            size = 0;
+        }
+    }
+    if start < sizes.len() {
+        ranges.push(start..sizes.len());
+    }
+    ranges
+}
+
+/// A task for a worker thread.
+enum Task {
+    /// Run prost-build for a chunk.
+    Build(usize),
+    /// Render a package whose chunk is built.
+    Render(usize, package::PackageParts),
+}
+
+/// What the workers share.
+struct Queue {
+    next_chunk: usize,
+    /// Chunks being built: until they are done, idle workers wait for their packages.
+    building: usize,
+    /// Built packages waiting to be rendered, by package index.
+    ready: BTreeMap<usize, package::PackageParts>,
+    stop: bool,
+}
+
+/// Generates every package of `plan` on up to `threads` threads and hands the files to `emit` in
+/// package order. The first error in that order ends the run, and the workers stop.
+fn run_plan(
     descriptors: &Descriptors,
     options: &Options,
-    chunks: &[Chunk],
+    plan: &Plan,
     threads: usize,
-    emit: &mut dyn FnMut(Vec<GeneratedFile>) -> Result<(), Error>,
+    emit: &mut dyn FnMut(GeneratedFile) -> Result<(), Error>,
 ) -> Result<(), Error> {
-    let threads = threads.min(chunks.len());
+    let build = |chunk: &Chunk| {
+        guarded(&plan.packages[chunk.packages.clone()], || {
+            package::build_packages(
+                descriptors,
+                options,
+                &plan.packages[chunk.packages.clone()],
+                &chunk.files,
+            )
+        })
+    };
+    let render = |index: usize, parts| {
+        let package = &plan.packages[index];
+        guarded(std::slice::from_ref(package), || {
+            package::render_package(descriptors, options, package, parts)
+        })
+    };
+    let threads = threads.min(plan.packages.len());
     if threads <= 1 {
-        for chunk in chunks {
-            emit(generate_chunk(descriptors, options, chunk)?)?;
+        for chunk in &plan.chunks {
+            let built = build(chunk)?;
+            for (index, parts) in chunk.packages.clone().zip(built) {
+                if let Some(file) = render(index, parts)? {
+                    emit(file)?;
+                }
+            }
         }
         return Ok(());
     }
-    let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
+    let queue = Mutex::new(Queue {
+        next_chunk: 0,
+        building: 0,
+        ready: BTreeMap::new(),
+        stop: false,
+    });
+    let lock = || queue.lock().unwrap_or_else(PoisonError::into_inner);
+    let wake = Condvar::new();
     let (sender, receiver) = mpsc::channel();
     std::thread::scope(|scope| {
         for _ in 0..threads {
             let sender = sender.clone();
-            let (next, stop) = (&next, &stop);
+            let (lock, wake, build, render) = (&lock, &wake, &build, &render);
             scope.spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(chunk) = chunks.get(index) else {
-                        break;
+                loop {
+                    let task = {
+                        let mut queue = lock();
+                        loop {
+                            if queue.stop {
+                                break None;
+                            }
+                            // Rendering first, lowest package first: files leave in order and
+                            // built packages do not pile up.
+                            if let Some((index, parts)) = queue.ready.pop_first() {
+                                break Some(Task::Render(index, parts));
+                            }
+                            if queue.next_chunk < plan.chunks.len() {
+                                queue.next_chunk += 1;
+                                queue.building += 1;
+                                break Some(Task::Build(queue.next_chunk - 1));
+                            }
+                            if queue.building == 0 {
+                                break None;
+                            }
+                            queue = wake.wait(queue).unwrap_or_else(PoisonError::into_inner);
+                        }
                     };
-                    let result = generate_chunk(descriptors, options, chunk);
-                    if sender.send((index, result)).is_err() {
+                    let sent = match task {
+                        None => break,
+                        Some(Task::Render(index, parts)) => {
+                            sender.send((index, render(index, parts))).is_ok()
+                        }
+                        Some(Task::Build(chunk)) => {
+                            let chunk = &plan.chunks[chunk];
+                            let built = build(chunk);
+                            let mut queue = lock();
+                            queue.building -= 1;
+                            let sent = match built {
+                                Ok(parts) => {
+                                    queue.ready.extend(chunk.packages.clone().zip(parts));
+                                    true
+                                }
+                                // Reported at the chunk's first package: nothing after it is
+                                // emitted.
+                                Err(error) => {
+                                    sender.send((chunk.packages.start, Err(error))).is_ok()
+                                }
+                            };
+                            drop(queue);
+                            wake.notify_all();
+                            sent
+                        }
+                    };
+                    if !sent {
                         break;
                     }
                 }
             });
         }
         drop(sender);
-        // Results arrive in any order; they are emitted in chunk order.
+        // Results arrive in any order; files are emitted in package order.
         let mut pending = BTreeMap::new();
-        let mut next_to_emit = 0;
+        let mut next = 0;
         let outcome = (|| {
             for (index, result) in &receiver {
                 pending.insert(index, result);
-                while let Some(result) = pending.remove(&next_to_emit) {
-                    emit(result?)?;
-                    next_to_emit += 1;
+                while let Some(result) = pending.remove(&next) {
+                    if let Some(file) = result? {
+                        emit(file)?;
+                    }
+                    next += 1;
                 }
             }
             Ok(())
         })();
-        stop.store(true, Ordering::Relaxed);
+        lock().stop = true;
+        wake.notify_all();
         outcome
     })
 }
 
-/// One chunk, with a panic (in prost-build or here) turned into an error naming its packages.
-fn generate_chunk(
-    descriptors: &Descriptors,
-    options: &Options,
-    chunk: &Chunk,
-) -> Result<Vec<GeneratedFile>, Error> {
-    catch_unwind(AssertUnwindSafe(|| {
-        package::generate_packages(descriptors, options, &chunk.packages, &chunk.files)
-    }))
-    .unwrap_or_else(|panic| {
-        let packages: Vec<String> = chunk
-            .packages
+/// Runs one step, with a panic (in prost-build or here) turned into an error naming the packages.
+fn guarded<T>(
+    packages: &[PackagePlan],
+    step: impl FnOnce() -> Result<T, Error>,
+) -> Result<T, Error> {
+    catch_unwind(AssertUnwindSafe(step)).unwrap_or_else(|panic| {
+        let names: Vec<String> = packages
             .iter()
             .map(|p| p.module.to_file_name_or(DEFAULT_PACKAGE_FILE))
             .collect();
         Err(Error::Panic(format!(
             "{} (generating {})",
             panic_message(&panic),
-            packages.join(", ")
+            names.join(", ")
         )))
     })
 }
@@ -375,6 +496,7 @@ pub(crate) fn nested_type(ty: &syn::Type) -> TokenStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use prost::Message;
 
     /// The stress protos, compiled in pure Rust, as the generator's input.
     fn stress_descriptors() -> (Descriptors, Vec<String>) {
@@ -438,6 +560,61 @@ mod tests {
             ]
         );
         assert_eq!(one, many);
+    }
+
+    /// Eight packages of one 10 kB file each; with `chain`, each imports the one before.
+    fn packages(chain: bool) -> (Descriptors, Vec<String>) {
+        let files: Vec<Vec<u8>> = (0..8)
+            .map(|i| {
+                prost_types::FileDescriptorProto {
+                    name: Some(format!("p{i}.proto")),
+                    package: Some(format!("p{i}")),
+                    dependency: if chain && i > 0 {
+                        vec![format!("p{}.proto", i - 1)]
+                    } else {
+                        Vec::new()
+                    },
+                    syntax: Some("proto3".to_owned()),
+                    source_code_info: Some(prost_types::SourceCodeInfo {
+                        location: vec![prost_types::source_code_info::Location {
+                            leading_comments: Some("x".repeat(10_000)),
+                            ..Default::default()
+                        }],
+                    }),
+                    ..Default::default()
+                }
+                .encode_to_vec()
+            })
+            .collect();
+        let names = (0..8).map(|i| format!("p{i}.proto")).collect();
+        (Descriptors::load(files).unwrap(), names)
+    }
+
+    fn chunk_ranges(chain: bool) -> Vec<Range<usize>> {
+        let (descriptors, names) = packages(chain);
+        let parallelism = Parallelism {
+            threads: 2,
+            min_chunk_bytes: 1,
+        };
+        let plan = plan(&descriptors, &names, parallelism).unwrap();
+        plan.chunks
+            .into_iter()
+            .map(|chunk| chunk.packages)
+            .collect()
+    }
+
+    #[test]
+    fn independent_packages_are_built_in_several_chunks() {
+        assert_eq!(
+            chunk_ranges(false),
+            (0..8).map(|i| i..i + 1).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn packages_importing_each_other_in_a_chain_are_built_in_one_chunk() {
+        // Any cut would make later chunks re-read every package before them.
+        assert_eq!(chunk_ranges(true), [0..8]);
     }
 
     #[test]

@@ -19,14 +19,21 @@ use crate::error::Error;
 use crate::model::Service;
 use crate::options::Options;
 
-/// Generates the files of `packages`, whose input files and all their imports are `files`.
-pub(super) fn generate_packages(
+/// One package after prost-build: its messages' code and its services with their message types
+/// resolved, ready to render on any thread.
+pub(super) struct PackageParts {
+    pub messages: String,
+    pub services: Vec<prost_build::Service>,
+}
+
+/// Runs prost-build over `files` (the packages' own files and everything they import) and returns
+/// the parts of each of `packages`, in order.
+pub(super) fn build_packages(
     descriptors: &Descriptors,
     options: &Options,
     packages: &[PackagePlan],
     files: &[usize],
-) -> Result<Vec<GeneratedFile>, Error> {
-    let cx = Context::new(options)?;
+) -> Result<Vec<PackageParts>, Error> {
     let written: HashSet<usize> = packages
         .iter()
         .flat_map(|p| p.sources.iter().copied())
@@ -51,36 +58,47 @@ pub(super) fn generate_packages(
             .or_default()
             .push(service);
     }
-    let mut generated = Vec::new();
-    for plan in packages {
-        let messages = match messages.remove(&plan.module) {
-            Some(code) if options.messages => code,
-            _ => String::new(),
-        };
-        let services = services_by_module
-            .remove(&plan.module)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|service| {
-                Ok(generate_service(
-                    &cx,
-                    &Service::new(service, &descriptors.pool)?,
-                ))
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
-        if messages.trim().is_empty() && services.is_empty() {
-            continue;
-        }
-        let name = plan.module.to_file_name_or(DEFAULT_PACKAGE_FILE);
-        let sources: Vec<&str> = plan
-            .sources
-            .iter()
-            .map(|&i| descriptors.files[i].name.as_str())
-            .collect();
-        let content = render(&cx, &name, &sources, &messages, &services)?;
-        generated.push(GeneratedFile { name, content });
+    Ok(packages
+        .iter()
+        .map(|plan| PackageParts {
+            messages: match messages.remove(&plan.module) {
+                Some(code) if options.messages => code,
+                _ => String::new(),
+            },
+            services: services_by_module.remove(&plan.module).unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// The file of one package, or `None` when it has nothing to write.
+pub(super) fn render_package(
+    descriptors: &Descriptors,
+    options: &Options,
+    plan: &PackagePlan,
+    parts: PackageParts,
+) -> Result<Option<GeneratedFile>, Error> {
+    let cx = Context::new(options)?;
+    let services = parts
+        .services
+        .into_iter()
+        .map(|service| {
+            Ok(generate_service(
+                &cx,
+                &Service::new(service, &descriptors.pool)?,
+            ))
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    if parts.messages.trim().is_empty() && services.is_empty() {
+        return Ok(None);
     }
-    Ok(generated)
+    let name = plan.module.to_file_name_or(DEFAULT_PACKAGE_FILE);
+    let sources: Vec<&str> = plan
+        .sources
+        .iter()
+        .map(|&i| descriptors.files[i].name.as_str())
+        .collect();
+    let content = render(&cx, &name, &sources, &parts.messages, &services)?;
+    Ok(Some(GeneratedFile { name, content }))
 }
 
 /// Collects the services prost-build reports, with their message types resolved to Rust paths.
