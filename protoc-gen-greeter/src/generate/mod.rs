@@ -614,7 +614,7 @@ mod tests {
     #[test]
     fn packages_importing_each_other_in_a_chain_are_built_in_one_chunk() {
         // Any cut would make later chunks re-read every package before them.
-        assert_eq!(chunk_ranges(true), [0..8]);
+        assert_eq!(chunk_ranges(true), vec![Range { start: 0, end: 8 }]);
     }
 
     #[test]
