@@ -183,7 +183,8 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         println!("{goals}");
     }
     if !args.no_h2load && modes.contains(&Mode::Unary) {
-        cross_check(&servers, &variants, &config, load_cpu);
+        // Half as many rounds as the main run: each h2load run is seconds long.
+        cross_check(&servers, &variants, &config, load_cpu, rounds.div_ceil(2));
     }
     drop(runtime);
     drop(servers);
@@ -209,7 +210,16 @@ fn load_average() -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
-fn cross_check(servers: &Servers, variants: &[Variant], config: &LoadConfig, cpu: Option<usize>) {
+/// h2load against every selected variant's unary method, in rounds with the order rotated:
+/// a light C client, so throughput is set by the server (the run's own tonic load generator can
+/// be the bottleneck itself; see the "busy" columns).
+fn cross_check(
+    servers: &Servers,
+    variants: &[Variant],
+    config: &LoadConfig,
+    cpu: Option<usize>,
+    rounds: usize,
+) {
     println!("### h2load cross-check (unary)\n");
     let Some(path) = h2load::find() else {
         println!(
@@ -224,19 +234,45 @@ fn cross_check(servers: &Servers, variants: &[Variant], config: &LoadConfig, cpu
         duration: config.duration,
         cpu,
     };
+    let mut rates: std::collections::BTreeMap<Variant, Vec<f64>> = Default::default();
+    let mut statuses: std::collections::BTreeMap<Variant, String> = Default::default();
+    for round in 0..rounds {
+        for variant in plan::rotated(variants, round) {
+            match settings.run(&path, servers.addrs[&variant]) {
+                Ok((rate, status)) => {
+                    rates.entry(variant).or_default().push(rate);
+                    statuses.insert(variant, status);
+                }
+                Err(error) => {
+                    rates.entry(variant).or_default().push(f64::NAN);
+                    statuses.insert(variant, format!("failed: {}", error.replace('\n', " ")));
+                }
+            }
+        }
+    }
     println!(
-        "h2load counts HTTP statuses only (a gRPC rejection is still HTTP 200); every call of \
-         the run's own load generator above checked `grpc-status` and the reply.\n"
+        "{rounds} rounds, order rotated. h2load counts HTTP statuses only (a gRPC rejection is \
+         still HTTP 200); every call of the run's own load generator above checked \
+         `grpc-status` and the reply.\n"
     );
-    println!("| variant | h2load req/s | h2load statuses |\n|---|---:|---|");
-    for variant in [Variant::Tonic, Variant::Greeter] {
-        if !variants.contains(&variant) {
+    println!(
+        "| variant | h2load req/s (median) | req/s vs (a) | h2load statuses (last round) |\n\
+         |---|---:|---:|---|"
+    );
+    let baseline = rates.get(&Variant::Tonic).cloned();
+    for variant in variants {
+        let Some(series) = rates.get(variant) else {
             continue;
-        }
-        match settings.run(&path, servers.addrs[&variant]) {
-            Ok((rate, statuses)) => println!("| {variant} | {rate:.0} | {statuses} |"),
-            Err(error) => println!("| {variant} | – | failed: {} |", error.replace('\n', " ")),
-        }
+        };
+        let ratio = baseline.as_ref().map_or_else(
+            || "–".to_owned(),
+            |baseline| crate::stats::RatioSummary::of(series, baseline).to_string(),
+        );
+        println!(
+            "| {variant} | {:.0} | {ratio} | {} |",
+            crate::stats::median(series),
+            statuses.get(variant).map_or("", String::as_str)
+        );
     }
     println!();
 }
