@@ -167,10 +167,12 @@ impl Builder {
         if let Some(path) = &self.file_descriptor_set_path {
             std::fs::write(path, &descriptor_set)?;
         }
-        let descriptors = crate::FileDescriptorSet::decode(descriptor_set.as_slice())
-            .map_err(crate::Error::from)
-            .and_then(|set| Descriptors::load(set.file))
-            .map_err(|e| io::Error::other(e.to_string()))?;
+        // The files become slices of the set, not copies: at googleapis scale the set is 150 MB.
+        let descriptors =
+            crate::FileDescriptorSet::decode(prost::bytes::Bytes::from(descriptor_set))
+                .map_err(crate::Error::from)
+                .and_then(|set| Descriptors::load(set.file))
+                .map_err(|e| io::Error::other(e.to_string()))?;
         if !self.skip_rerun_if_changed {
             println!("cargo:rerun-if-env-changed=PROTOC");
             print_rerun_if_changed(&descriptors, &includes);

@@ -10,6 +10,7 @@
 use std::collections::{HashMap, HashSet};
 
 use prost::Message;
+use prost::bytes::Bytes;
 use prost::encoding::{DecodeContext, WireType, decode_key, encode_key, encode_varint, skip_field};
 use prost_reflect::DescriptorPool;
 
@@ -40,8 +41,9 @@ pub struct InputFile {
     pub package: String,
     /// Indexes (into [`Descriptors::files`]) of the files it imports; always smaller than its own.
     pub imports: Vec<usize>,
-    /// The encoded `FileDescriptorProto`, comments included.
-    pub bytes: Vec<u8>,
+    /// The encoded `FileDescriptorProto`, comments included: a slice of the request (or
+    /// descriptor set) it came in, not a copy.
+    pub bytes: Bytes,
 }
 
 /// Every input file, in input order (imports before importers), and the descriptor pool.
@@ -55,11 +57,11 @@ pub struct Descriptors {
 impl Descriptors {
     /// Checks and indexes `files`, which must list every import before its importer (as protoc and
     /// protox write them).
-    pub fn load(files: Vec<Vec<u8>>) -> Result<Self, Error> {
+    pub fn load(files: Vec<Bytes>) -> Result<Self, Error> {
         let mut indexed = Vec::with_capacity(files.len());
         let mut by_name = HashMap::with_capacity(files.len());
         for bytes in files {
-            let header = FileHeader::decode(bytes.as_slice())?;
+            let header = FileHeader::decode(bytes.as_ref())?;
             let name = header.name.unwrap_or_default();
             let syntax = header.syntax.as_deref().unwrap_or_default();
             if !matches!(syntax, "" | "proto2" | "proto3") {
@@ -121,7 +123,7 @@ impl Descriptors {
     /// The file at `index`, decoded with its comments, for prost-build.
     pub fn decode(&self, index: usize) -> Result<prost_types::FileDescriptorProto, Error> {
         Ok(prost_types::FileDescriptorProto::decode(
-            self.files[index].bytes.as_slice(),
+            self.files[index].bytes.as_ref(),
         )?)
     }
 
@@ -182,7 +184,7 @@ mod tests {
     use prost_types::source_code_info::Location;
     use prost_types::{FileDescriptorProto, SourceCodeInfo};
 
-    fn file(name: &str, imports: &[&str], comment: &str) -> Vec<u8> {
+    fn file(name: &str, imports: &[&str], comment: &str) -> Bytes {
         FileDescriptorProto {
             name: Some(name.to_owned()),
             package: Some("pkg".to_owned()),
@@ -197,6 +199,7 @@ mod tests {
             ..Default::default()
         }
         .encode_to_vec()
+        .into()
     }
 
     #[test]
@@ -205,7 +208,7 @@ mod tests {
         let mut out = Vec::new();
         strip_field(&bytes, SOURCE_CODE_INFO_FIELD, &mut out).unwrap();
         let stripped = FileDescriptorProto::decode(out.as_slice()).unwrap();
-        let mut expected = FileDescriptorProto::decode(bytes.as_slice()).unwrap();
+        let mut expected = FileDescriptorProto::decode(bytes.as_ref()).unwrap();
         assert!(expected.source_code_info.take().is_some());
         assert_eq!(stripped, expected);
     }

@@ -31,6 +31,7 @@ use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use prost::Message;
+use prost::bytes::Bytes;
 use prost::encoding::{message, string, uint64};
 use prost_types::compiler::{CodeGeneratorResponse, code_generator_response};
 
@@ -60,8 +61,8 @@ struct CodeGeneratorRequest {
     file_to_generate: Vec<String>,
     #[prost(string, optional, tag = "2")]
     parameter: Option<String>,
-    #[prost(bytes = "vec", repeated, tag = "15")]
-    proto_file: Vec<Vec<u8>>,
+    #[prost(bytes = "bytes", repeated, tag = "15")]
+    proto_file: Vec<Bytes>,
 }
 
 /// Answers one `CodeGeneratorRequest` (its encoded bytes) as a protoc plugin does. Never panics:
@@ -71,7 +72,7 @@ pub fn execute(request: &[u8]) -> CodeGeneratorResponse {
         supported_features: Some(SUPPORTED_FEATURES),
         ..Default::default()
     };
-    let outcome = answer(request, &mut |file| {
+    let outcome = answer(Bytes::copy_from_slice(request), &mut |file| {
         response.file.push(code_generator_response::File {
             name: Some(file.name),
             content: Some(file.content),
@@ -86,11 +87,11 @@ pub fn execute(request: &[u8]) -> CodeGeneratorResponse {
     response
 }
 
-/// Like [`execute`], but writes the encoded response to `out` file by file as each is generated,
-/// so the whole response is never held in memory. A failure after some files were written
-/// appends the `error` field, which makes protoc discard those files. Only writing to `out` can
-/// fail.
-pub fn execute_to(request: &[u8], out: &mut impl Write) -> std::io::Result<()> {
+/// Like [`execute`], but takes the request by value (its proto files are then slices of it, not
+/// copies) and writes the encoded response to `out` file by file as each is generated, so the
+/// whole response is never held in memory. A failure after some files were written appends the
+/// `error` field, which makes protoc discard those files. Only writing to `out` can fail.
+pub fn execute_to(request: Vec<u8>, out: &mut impl Write) -> std::io::Result<()> {
     let mut buffer = Vec::new();
     uint64::encode(
         RESPONSE_SUPPORTED_FEATURES_FIELD,
@@ -99,7 +100,7 @@ pub fn execute_to(request: &[u8], out: &mut impl Write) -> std::io::Result<()> {
     );
     out.write_all(&buffer)?;
     let mut write_error = None;
-    let outcome = answer(request, &mut |file| {
+    let outcome = answer(Bytes::from(request), &mut |file| {
         buffer.clear();
         let file = code_generator_response::File {
             name: Some(file.name),
@@ -129,7 +130,7 @@ pub fn execute_to(request: &[u8], out: &mut impl Write) -> std::io::Result<()> {
 
 /// Runs the generator over a request, catching any panic as an error.
 fn answer(
-    request: &[u8],
+    request: Bytes,
     emit: &mut dyn FnMut(GeneratedFile) -> Result<(), Error>,
 ) -> Result<(), Error> {
     catch_unwind(AssertUnwindSafe(|| {
@@ -144,8 +145,8 @@ fn answer(
 /// A `FileDescriptorSet` with its files kept as raw bytes, for the same reason.
 #[derive(Clone, PartialEq, Message)]
 struct FileDescriptorSet {
-    #[prost(bytes = "vec", repeated, tag = "1")]
-    file: Vec<Vec<u8>>,
+    #[prost(bytes = "bytes", repeated, tag = "1")]
+    file: Vec<Bytes>,
 }
 
 /// Generates the files for `files_to_generate` from an encoded `FileDescriptorSet` that holds
@@ -155,7 +156,7 @@ pub fn generate_from_descriptor_set(
     files_to_generate: &[String],
     options: &Options,
 ) -> Result<Vec<GeneratedFile>, Error> {
-    let set = FileDescriptorSet::decode(descriptor_set)?;
+    let set = FileDescriptorSet::decode(Bytes::copy_from_slice(descriptor_set))?;
     let descriptors = Descriptors::load(set.file)?;
     let mut files = Vec::new();
     generate::generate(&descriptors, files_to_generate, options, &mut |file| {

@@ -25,7 +25,7 @@ fn main() -> ExitCode {
     }
     // Files go out as they are generated; the response is never held whole.
     let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
-    if let Err(error) = protoc_gen_greeter::execute_to(&request, &mut stdout) {
+    if let Err(error) = protoc_gen_greeter::execute_to(request, &mut stdout) {
         eprintln!("protoc-gen-greeter: cannot write the response to stdout: {error}");
         return ExitCode::FAILURE;
     }

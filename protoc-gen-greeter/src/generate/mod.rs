@@ -564,7 +564,7 @@ mod tests {
 
     /// Eight packages of one 10 kB file each; with `chain`, each imports the one before.
     fn packages(chain: bool) -> (Descriptors, Vec<String>) {
-        let files: Vec<Vec<u8>> = (0..8)
+        let files: Vec<prost::bytes::Bytes> = (0..8)
             .map(|i| {
                 prost_types::FileDescriptorProto {
                     name: Some(format!("p{i}.proto")),
@@ -584,6 +584,7 @@ mod tests {
                     ..Default::default()
                 }
                 .encode_to_vec()
+                .into()
             })
             .collect();
         let names = (0..8).map(|i| format!("p{i}.proto")).collect();
