@@ -165,3 +165,50 @@ pub fn generate_from_descriptor_set(
     })?;
     Ok(files)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request for the Greeter proto, as protoc would send it.
+    fn greeter_request(parameter: &str) -> Vec<u8> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto");
+        let mut compiler = protox::Compiler::new([&root]).unwrap();
+        compiler.include_imports(true).include_source_info(true);
+        compiler.open_files(["greeter/v1/greeter.proto"]).unwrap();
+        let set =
+            FileDescriptorSet::decode(compiler.encode_file_descriptor_set().as_slice()).unwrap();
+        let mut request = Vec::new();
+        string::encode(1, &"greeter/v1/greeter.proto".to_owned(), &mut request);
+        string::encode(2, &parameter.to_owned(), &mut request);
+        for file in &set.file {
+            prost::encoding::bytes::encode(15, file, &mut request);
+        }
+        request
+    }
+
+    fn streamed(request: Vec<u8>) -> CodeGeneratorResponse {
+        let mut out = Vec::new();
+        execute_to(request, &mut out).unwrap();
+        CodeGeneratorResponse::decode(out.as_slice()).unwrap()
+    }
+
+    #[test]
+    fn the_streamed_response_is_the_collected_one() {
+        let request = greeter_request("include_file=mod.rs");
+        let collected = execute(&request);
+        assert_eq!(collected.error, None);
+        let names: Vec<&str> = collected.file.iter().map(|f| f.name()).collect();
+        assert_eq!(names, ["greeter.v1.rs", "mod.rs"]);
+        assert_eq!(streamed(request), collected);
+    }
+
+    #[test]
+    fn errors_are_the_same_streamed_or_collected() {
+        for request in [greeter_request("colour=red"), b"\xff\xff".to_vec()] {
+            let collected = execute(&request);
+            assert!(collected.error.is_some() && collected.file.is_empty());
+            assert_eq!(streamed(request), collected);
+        }
+    }
+}
