@@ -157,7 +157,7 @@ impl<B> FloorBody<B> {
             replies: BytesMut::new(),
             messages: 0,
             greeting: if mode == Mode::ClientStreaming {
-                handlers::greetings([])
+                handlers::greetings::<&str>(&[])
             } else {
                 String::new()
             },

@@ -15,42 +15,8 @@ use super::pb::tonic::{HelloRequest, HelloResponse};
 /// The token the load generator presents and (c) and (d) check.
 pub const TOKEN: &str = "greeter-bench-token";
 
-/// `SayHello`: `Hello <name>`.
-pub fn hello(name: &str) -> String {
-    format!("Hello {name}")
-}
-
-/// `LotsOfReplies`: one greeting per language, in order.
-pub fn lots_of_replies(name: &str) -> [String; 4] {
-    [
-        format!("你好{name}"),
-        format!("hello{name}"),
-        format!("こんにちは{name}"),
-        format!("안녕하세요{name}"),
-    ]
-}
-
-/// `LotsOfGreetings`: `你好：` and every name received, concatenated.
-pub fn greetings<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
-    names
-        .into_iter()
-        .fold(String::from("你好："), |mut reply, name| {
-            reply.push_str(name);
-            reply
-        })
-}
-
-/// `BidiHello`, per message: `吗`/`吧` dropped, `你` → `我`, `？`/`?` → `!`.
-pub fn bidi_reply(text: &str) -> String {
-    text.chars()
-        .filter(|c| !matches!(c, '吗' | '吧'))
-        .map(|c| match c {
-            '你' => '我',
-            '？' | '?' => '!',
-            other => other,
-        })
-        .collect()
-}
+/// The Greeter's replies, the example's own text functions: the same behaviour everywhere.
+pub use greeter_examples::server::text::{bidi_reply, greetings, hello, lots_of_replies};
 
 /// The reply stream of `LotsOfReplies`: a fixed array, no boxing.
 pub type RepliesStream = tokio_stream::Iter<std::array::IntoIter<Result<HelloResponse, Status>, 4>>;
@@ -81,7 +47,7 @@ impl BenchGreeter {
         request: Request<Streaming<HelloRequest>>,
     ) -> Result<Response<HelloResponse>, Status> {
         let mut stream = request.into_inner();
-        let mut reply = greetings([]);
+        let mut reply = greetings::<&str>(&[]);
         while let Some(message) = stream.next().await {
             reply.push_str(&message?.name);
         }
@@ -236,7 +202,7 @@ mod tests {
     fn replies_follow_the_greeter_semantics() {
         assert_eq!(hello("ann"), "Hello ann");
         assert_eq!(lots_of_replies("T")[2], "こんにちはT");
-        assert_eq!(greetings(["张三", "李四"]), "你好：张三李四");
+        assert_eq!(greetings(&["张三", "李四"]), "你好：张三李四");
         assert_eq!(bidi_reply("你好吗？"), "我好!");
     }
 

@@ -67,7 +67,7 @@ impl Fixture {
                 .expect("the token is ASCII"),
             hello: handlers::hello(&name),
             replies: handlers::lots_of_replies(&name),
-            greeting: handlers::greetings(names.iter().map(String::as_str)),
+            greeting: handlers::greetings(&names),
             bidi: names.iter().map(|n| handlers::bidi_reply(n)).collect(),
             stream: names
                 .into_iter()
