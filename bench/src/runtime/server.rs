@@ -169,7 +169,7 @@ pub async fn spawn_all() -> io::Result<BTreeMap<Variant, SocketAddr>> {
             Variant::TonicIntercepted => serve_tonic(
                 Routes::new(pb::tonic::greeter_server::GreeterServer::with_interceptor(
                     BenchGreeter,
-                    handlers::tonic_bearer_check,
+                    handlers::tonic_bearer_check(),
                 )),
                 listener,
             ),
