@@ -32,6 +32,10 @@ pub struct Method {
     pub input: syn::Type,
     /// Rust type of the response message, relative to the package module.
     pub output: syn::Type,
+    /// Proto full name of the request message, e.g. `greeter.v1.HelloRequest`.
+    pub input_proto: String,
+    /// Proto full name of the response message.
+    pub output_proto: String,
     pub client_streaming: bool,
     pub server_streaming: bool,
     pub idempotency: Idempotency,
@@ -88,6 +92,14 @@ impl Service {
     }
 }
 
+/// A type name as descriptors write it (`.greeter.v1.HelloRequest`) without the leading dot.
+fn full_name(proto_type: &str) -> String {
+    proto_type
+        .strip_prefix('.')
+        .unwrap_or(proto_type)
+        .to_owned()
+}
+
 impl Method {
     fn new(
         method: prost_build::Method,
@@ -112,6 +124,8 @@ impl Method {
         Ok(Self {
             input: rust_path(&method.input_type)?,
             output: rust_path(&method.output_type)?,
+            input_proto: full_name(&method.input_proto_type),
+            output_proto: full_name(&method.output_proto_type),
             deprecated: method.options.deprecated(),
             client_streaming: method.client_streaming,
             server_streaming: method.server_streaming,

@@ -72,6 +72,8 @@ pub struct MethodInfo {
     path: &'static str,
     kind: StreamingKind,
     idempotency: Idempotency,
+    input_type: &'static str,
+    output_type: &'static str,
 }
 
 impl MethodInfo {
@@ -89,7 +91,22 @@ impl MethodInfo {
             path,
             kind,
             idempotency,
+            input_type: "",
+            output_type: "",
         }
+    }
+
+    /// Names the proto full names of the request and response message types (e.g.
+    /// `greeter.v1.HelloRequest`), which interceptors see on every message. Generated constants
+    /// always name them.
+    pub const fn with_message_types(
+        mut self,
+        input_type: &'static str,
+        output_type: &'static str,
+    ) -> Self {
+        self.input_type = input_type;
+        self.output_type = output_type;
+        self
     }
 
     /// Fully qualified service name, e.g. `greeter.v1.Greeter`.
@@ -115,6 +132,16 @@ impl MethodInfo {
     /// The method's declared idempotency level.
     pub const fn idempotency(&self) -> Idempotency {
         self.idempotency
+    }
+
+    /// Proto full name of the request message type; empty if the constant does not name it.
+    pub const fn input_type(&self) -> &'static str {
+        self.input_type
+    }
+
+    /// Proto full name of the response message type; empty if the constant does not name it.
+    pub const fn output_type(&self) -> &'static str {
+        self.output_type
     }
 }
 

@@ -1,4 +1,4 @@
-//! The server every generated service is: a handler, an interceptor chain, transport settings, and
+//! The server every generated service is: a handler, interceptors, transport settings, and
 //! the service's routing table, which is all the generator writes per service.
 
 use std::fmt;
@@ -11,7 +11,7 @@ use tonic::codegen::{Service, http};
 use tonic::server::NamedService;
 
 use crate::codegen::{RequestBody, ServerFuture};
-use crate::{ServerCore, ServerInterceptor, ServerInterceptors};
+use crate::{CallInterceptor, HeadInterceptor, Interceptors, ServerCore};
 
 /// The routing table of one generated service: which handler of `T` serves which path. The
 /// generator implements it (e.g. `greeter_server::GreeterRoutes`); users do not.
@@ -32,7 +32,8 @@ pub trait Routes<T>: 'static {
 /// Hand it to `tonic::transport::Server::add_service` (or any tower stack).
 ///
 /// ```
-/// use greeter_runtime::{Routes, ServerCall, ServerCore, ServiceServer};
+/// use greeter_runtime::interceptor::Head;
+/// use greeter_runtime::{Routes, ServerCore, ServiceServer};
 /// # use greeter_runtime::__codegen::{Arc, ServerFuture, RequestBody, http};
 /// # struct Routed;
 /// # impl Routes<()> for Routed {
@@ -43,12 +44,12 @@ pub trait Routes<T>: 'static {
 /// # }
 /// # type DemoServer<T> = ServiceServer<T, Routed>;
 /// let server = DemoServer::new(())
-///     .with_interceptor(|call: &mut ServerCall<'_>| {
-///         println!("{}", call.method().path());
+///     .with_head_interceptor(|head: &mut Head<'_>| {
+///         println!("{}", head.path());
 ///         Ok(())
 ///     })
 ///     .max_decoding_message_size(1 << 20);
-/// assert_eq!(server.interceptors().len(), 1);
+/// assert_eq!(server.interceptors().head_len(), 1);
 /// ```
 pub struct ServiceServer<T, R> {
     inner: Arc<T>,
@@ -76,21 +77,29 @@ impl<T, R> ServiceServer<T, R> {
         &self.inner
     }
 
-    /// The interceptor chain run before every handler.
-    pub fn interceptors(&self) -> &ServerInterceptors {
+    /// The interceptors run on every call.
+    pub fn interceptors(&self) -> &Interceptors {
         &self.core.interceptors
     }
 
-    /// Runs `interceptor` before every handler, after those added before it.
+    /// Runs `interceptor` on the head of every call, before the request body is read, after
+    /// the head interceptors added before it.
     #[must_use]
-    pub fn with_interceptor(mut self, interceptor: impl ServerInterceptor) -> Self {
-        self.core.interceptors = self.core.interceptors.with(interceptor);
+    pub fn with_head_interceptor(mut self, interceptor: impl HeadInterceptor) -> Self {
+        self.core.interceptors = self.core.interceptors.with_head(interceptor);
         self
     }
 
-    /// Replaces the interceptor chain with `interceptors`.
+    /// Runs `interceptor` around every call, inside the call interceptors added before it.
     #[must_use]
-    pub fn with_interceptors(mut self, interceptors: ServerInterceptors) -> Self {
+    pub fn with_call_interceptor(mut self, interceptor: impl CallInterceptor) -> Self {
+        self.core.interceptors = self.core.interceptors.with_call(interceptor);
+        self
+    }
+
+    /// Replaces the interceptors with `interceptors`.
+    #[must_use]
+    pub fn with_interceptors(mut self, interceptors: Interceptors) -> Self {
         self.core.interceptors = interceptors;
         self
     }

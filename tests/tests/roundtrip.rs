@@ -4,7 +4,8 @@
 use std::net::SocketAddr;
 use std::pin::Pin;
 
-use greeter_runtime::{ClientCall, ServerCall, StreamingKind};
+use greeter_runtime::StreamingKind;
+use greeter_runtime::interceptor::Head;
 use greeter_tests::greeter::greeter_client::GreeterClient;
 use greeter_tests::greeter::greeter_methods;
 use greeter_tests::greeter::greeter_server::{Greeter, GreeterServer};
@@ -117,16 +118,23 @@ fn names(names: &[&str]) -> impl Stream<Item = HelloRequest> + Send + 'static {
 
 #[tokio::test]
 async fn all_four_kinds_round_trip_with_interceptors() {
-    let server = GreeterServer::new(Echo).with_interceptor(|call: &mut ServerCall<'_>| {
-        let method = call.method().method();
-        call.extensions_mut().insert(method);
+    let server = GreeterServer::new(Echo).with_head_interceptor(|head: &mut Head<'_>| {
+        let method = head
+            .method()
+            .expect("a generated server knows its methods")
+            .method();
+        head.extensions_mut().insert(method);
         Ok(())
     });
     let addr = serve(server).await;
     let mut client =
-        GreeterClient::new(channel(addr).await).with_interceptor(|call: &mut ClientCall<'_>| {
-            let kind = call.method().kind().as_str();
-            call.metadata_mut()
+        GreeterClient::new(channel(addr).await).with_head_interceptor(|head: &mut Head<'_>| {
+            let kind = head
+                .method()
+                .expect("a generated client knows its methods")
+                .kind()
+                .as_str();
+            head.metadata_mut()
                 .insert("x-client", kind.parse().unwrap());
             Ok(())
         });
@@ -170,8 +178,8 @@ async fn all_four_kinds_round_trip_with_interceptors() {
 
 #[tokio::test]
 async fn interceptor_errors_end_calls_before_handlers_and_sends() {
-    let server = GreeterServer::new(Echo).with_interceptor(|call: &mut ServerCall<'_>| {
-        if call.method().kind() == StreamingKind::BidiStreaming {
+    let server = GreeterServer::new(Echo).with_head_interceptor(|head: &mut Head<'_>| {
+        if head.method().map(|m| m.kind()) == Some(StreamingKind::BidiStreaming) {
             Err(Status::permission_denied("no bidi here"))
         } else {
             Ok(())
@@ -185,10 +193,8 @@ async fn interceptor_errors_end_calls_before_handlers_and_sends() {
     // The server keeps serving other calls.
     assert!(client.say_hello(HelloRequest::default()).await.is_ok());
 
-    let mut refusing =
-        GreeterClient::new(channel(addr).await).with_interceptor(|_: &mut ClientCall<'_>| {
-            Err(Status::failed_precondition("offline mode"))
-        });
+    let mut refusing = GreeterClient::new(channel(addr).await)
+        .with_head_interceptor(|_: &mut Head<'_>| Err(Status::failed_precondition("offline mode")));
     let status = refusing
         .say_hello(HelloRequest::default())
         .await

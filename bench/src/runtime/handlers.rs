@@ -3,7 +3,12 @@
 //! interceptors of variants (c) and (d). No quota or auth state lives in the handlers: the
 //! benchmark measures the framework, not the example.
 
-use greeter_runtime::ServerInterceptors;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use greeter_runtime::Interceptors;
+use greeter_runtime::interceptor::{
+    AnyMessage, Call, CallContext, CallInterceptor, InterceptFuture, Next,
+};
 use greeter_runtime::interceptors::BearerAuth;
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
@@ -137,35 +142,90 @@ impl pb::greeter::greeter_server::Greeter for BenchGreeter {
 }
 
 /// Who is calling, handed from the second interceptor of (c) to the third.
+/// Who is calling, handed from the audit interceptor to the handler's extensions.
 #[derive(Debug, Clone)]
 struct Caller {
     method: &'static str,
     agent_len: usize,
 }
 
-/// The chain of (c): the runtime's `BearerAuth`, then one closure that reads metadata into an
-/// extension and one that reads the extension back, as an auth-then-audit chain would.
-pub fn chain() -> ServerInterceptors {
-    ServerInterceptors::new()
-        .with(BearerAuth::new(TOKEN))
-        .with(|call: &mut greeter_runtime::ServerCall<'_>| {
-            let agent_len = call
-                .metadata()
-                .get("user-agent")
-                .map_or(0, |value| value.as_bytes().len());
+/// Around every call: reads the request metadata into an extension before the handler, and
+/// checks after it that a unary response message is there.
+struct Audit;
+
+impl CallInterceptor for Audit {
+    fn call<'a>(&'a self, call: &'a mut Call<'_>, next: Next<'a>) -> InterceptFuture<'a> {
+        Box::pin(async move {
             let method = call.method().method();
-            call.extensions_mut().insert(Caller { method, agent_len });
+            if let Some(metadata) = call.metadata_mut() {
+                let agent_len = metadata
+                    .get("user-agent")
+                    .map_or(0, |value| value.as_bytes().len());
+                let caller = Caller { method, agent_len };
+                if let Some(extensions) = call.extensions_mut() {
+                    extensions.insert(caller);
+                    let seen = extensions
+                        .get::<Caller>()
+                        .map(|c| c.method.len() + c.agent_len);
+                    std::hint::black_box(seen);
+                }
+            }
+            next.run(call).await?;
+            let unary_response = !call.method().kind().is_server_streaming();
+            if unary_response && call.response().is_none() {
+                return Err(Status::internal("response missing after the handler"));
+            }
             Ok(())
         })
-        .with(|call: &mut greeter_runtime::ServerCall<'_>| {
-            match call.extensions().get::<Caller>() {
-                Some(caller) if caller.method == call.method().method() => {
-                    std::hint::black_box(caller.agent_len);
-                    Ok(())
-                }
-                _ => Err(Status::internal("caller extension missing")),
-            }
-        })
+    }
+}
+
+/// Every message, both ways: a size cap on the encoded length.
+struct SizeCap(usize);
+
+impl SizeCap {
+    fn check(&self, message: &AnyMessage<'_>) -> Result<(), Status> {
+        match message.encoded_len() {
+            len if len <= self.0 => Ok(()),
+            len => Err(Status::resource_exhausted(format!(
+                "{} of {len} bytes",
+                message.full_name()
+            ))),
+        }
+    }
+}
+
+impl CallInterceptor for SizeCap {
+    fn on_receive(&self, _: &CallContext, message: &mut AnyMessage<'_>) -> Result<(), Status> {
+        self.check(message)
+    }
+
+    fn on_send(&self, _: &CallContext, message: &mut AnyMessage<'_>) -> Result<(), Status> {
+        self.check(message)
+    }
+}
+
+/// The end of every call: counts the calls that did not end OK.
+#[derive(Default)]
+struct Outcomes(AtomicU64);
+
+impl CallInterceptor for Outcomes {
+    fn on_end(&self, _: &CallContext, status: &Status) {
+        if status.code() != tonic::Code::Ok {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The interceptors of (c): the runtime's `BearerAuth` on the head, then a chain of three call
+/// interceptors with message access: an around-style audit, a per-message size cap, and an end
+/// hook counting failures.
+pub fn chain() -> Interceptors {
+    Interceptors::new()
+        .with_head(BearerAuth::new(TOKEN))
+        .with_call(Audit)
+        .with_call(SizeCap(64 * 1024))
+        .with_call(Outcomes::default())
 }
 
 /// The interceptor of (d): `BearerAuth`'s own check, as a tonic interceptor, so (c) and (d) do

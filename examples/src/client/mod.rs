@@ -97,8 +97,8 @@ pub async fn connect(config: &ClientConfig) -> Result<GreeterClient, BoxError> {
 /// [`StaticMetadata`] `client-os: <this OS>`. Fails when `token` cannot be sent as metadata.
 pub fn with_credentials(channel: Channel, token: &str) -> Result<GreeterClient, InvalidMetadata> {
     Ok(GreeterClient::new(channel)
-        .with_interceptor(BearerToken::new(token)?)
-        .with_interceptor(StaticMetadata::new([("client-os", std::env::consts::OS)])?))
+        .with_head_interceptor(BearerToken::new(token)?)
+        .with_head_interceptor(StaticMetadata::new([("client-os", std::env::consts::OS)])?))
 }
 
 /// What a successful call brought back: its message(s) and metadata.

@@ -107,7 +107,7 @@ pub async fn router(config: &ServerConfig) -> Result<Router, BoxError> {
     let greeter = GreeterService::new(&config.location, config.quota)
         .map_err(|_| format!("invalid location {:?}: not a header value", config.location))?;
     let greeter =
-        GreeterServer::new(greeter).with_interceptor(BearerAuth::new(config.token.clone()));
+        GreeterServer::new(greeter).with_head_interceptor(BearerAuth::new(config.token.clone()));
 
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter

@@ -54,7 +54,8 @@ pub(super) fn generate_client(cx: &Context<'_>, service: &Service) -> TokenStrea
 
             impl<T> #client<T>
             where
-                T: #rt::tonic::client::GrpcService<#rt::tonic::body::Body>,
+                T: #rt::tonic::client::GrpcService<#rt::tonic::body::Body> + #rt::Send,
+                T::Future: #rt::Send,
                 T::Error: #rt::Into<#rt::StdError>,
                 T::ResponseBody: #rt::Body<Data = #rt::Bytes> + #rt::Send + 'static,
                 <T::ResponseBody as #rt::Body>::Error: #rt::Into<#rt::StdError> + #rt::Send,
@@ -73,16 +74,24 @@ pub(super) fn generate_client(cx: &Context<'_>, service: &Service) -> TokenStrea
                     }
                 }
 
-                /// Runs `interceptor` before every call, after those added before it.
+                /// Runs `interceptor` on the head of every call, before it is sent, after the head
+                /// interceptors added before it.
                 #[must_use]
-                pub fn with_interceptor(mut self, interceptor: impl #rt::ClientInterceptor) -> Self {
-                    self.inner.interceptors = self.inner.interceptors.with(interceptor);
+                pub fn with_head_interceptor(mut self, interceptor: impl #rt::HeadInterceptor) -> Self {
+                    self.inner.interceptors = self.inner.interceptors.with_head(interceptor);
                     self
                 }
 
-                /// Replaces the interceptor chain with `interceptors`.
+                /// Runs `interceptor` around every call, inside the call interceptors added before it.
                 #[must_use]
-                pub fn with_interceptors(mut self, interceptors: #rt::ClientInterceptors) -> Self {
+                pub fn with_call_interceptor(mut self, interceptor: impl #rt::CallInterceptor) -> Self {
+                    self.inner.interceptors = self.inner.interceptors.with_call(interceptor);
+                    self
+                }
+
+                /// Replaces the interceptors with `interceptors`.
+                #[must_use]
+                pub fn with_interceptors(mut self, interceptors: #rt::Interceptors) -> Self {
                     self.inner.interceptors = interceptors;
                     self
                 }

@@ -67,6 +67,8 @@ fn method_constant(
         }
     );
     let doc = doc(&format!("`{path}`"));
+    let input = &method.input_proto;
+    let output = &method.output_proto;
     quote! {
         #doc
         pub const #constant: #rt::MethodInfo = #rt::MethodInfo::new(
@@ -75,6 +77,6 @@ fn method_constant(
             #path,
             #rt::StreamingKind::#kind,
             #rt::Idempotency::#idempotency,
-        );
+        ).with_message_types(#input, #output);
     }
 }

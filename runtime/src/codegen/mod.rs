@@ -5,6 +5,7 @@
 //! is compiled by every user for every service.
 
 mod client;
+mod intercept;
 mod server;
 
 pub use client::ClientCore;

@@ -1,5 +1,6 @@
 //! The generic half of a generated server: interceptors, transport settings, and one function per
-//! streaming kind that serves a call by running the interceptors and then the handler.
+//! streaming kind that serves a call: the head chain on the request head, then tonic's decoding,
+//! the call chain around the handler, and the final trailers.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -7,6 +8,7 @@ use std::sync::Arc;
 use tokio_stream::Stream;
 use tonic::body::Body as TonicBody;
 use tonic::codegen::{Body, BoxFuture, StdError, http};
+use tonic::metadata::MetadataMap;
 use tonic::server::{
     ClientStreamingService, ServerStreamingService, StreamingService, UnaryService,
 };
@@ -14,7 +16,12 @@ use tonic::{Request, Response, Status, Streaming};
 use tonic_prost::ProstCodec;
 
 use super::ServerConfig;
-use crate::{MethodInfo, ServerInterceptors};
+use super::intercept::{Access, InterceptCodec, finish_response, single, stream};
+use crate::interceptor::{
+    AnyMessage, Call, CallContext, Exchange, HeadDone, HeadInterceptor, Hooks, InterceptFuture,
+    Next, Side, run_head,
+};
+use crate::{Interceptors, MethodInfo};
 
 /// The reply a generated server's `Service::call` returns.
 pub type ServerFuture = BoxFuture<http::Response<TonicBody>, std::convert::Infallible>;
@@ -22,42 +29,148 @@ pub type ServerFuture = BoxFuture<http::Response<TonicBody>, std::convert::Infal
 /// What a generated server holds besides its handler.
 #[derive(Debug, Clone, Default)]
 pub struct ServerCore {
-    /// Run before every handler.
-    pub interceptors: ServerInterceptors,
+    /// Run on every call.
+    pub interceptors: Interceptors,
     /// Compression and message size limits.
     pub config: ServerConfig,
 }
 
-/// One call's handler, as tonic's per-kind service traits want it: tonic calls it once per call.
-struct Handler<T, F> {
-    parts: Option<(Arc<T>, ServerInterceptors, F)>,
-    method: &'static MethodInfo,
+/// The call chain bound to one call, with the accessors of its payload kinds.
+struct Around<Q, P> {
+    hooks: Hooks,
+    request: Access<Q>,
+    response: Access<P>,
 }
 
-impl<T, F> Handler<T, F> {
-    /// Runs the interceptors over `request`, then the handler.
-    fn run<M, R, Fut>(&mut self, request: Request<M>) -> BoxFuture<Response<R>, Status>
-    where
-        M: Send + 'static,
-        T: Send + Sync + 'static,
-        F: FnOnce(Arc<T>, Request<M>) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<Response<R>, Status>> + Send + 'static,
-    {
+/// One call's handler, as tonic's per-kind service traits want it: tonic calls it once per call.
+struct Handler<T, F, Q, P> {
+    parts: Option<(Arc<T>, F)>,
+    method: &'static MethodInfo,
+    around: Option<Around<Q, P>>,
+}
+
+impl<T, F, Q, P, Fut> Handler<T, F, Q, P>
+where
+    T: Send + Sync + 'static,
+    Q: Send + 'static,
+    P: Send + 'static,
+    F: FnOnce(Arc<T>, Request<Q>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Response<P>, Status>> + Send + 'static,
+{
+    fn new(inner: &Arc<T>, method: &'static MethodInfo, handler: F) -> Self {
+        Self {
+            parts: Some((Arc::clone(inner), handler)),
+            method,
+            around: None,
+        }
+    }
+
+    fn around(mut self, hooks: Hooks, request: Access<Q>, response: Access<P>) -> Self {
+        self.around = Some(Around {
+            hooks,
+            request,
+            response,
+        });
+        self
+    }
+
+    /// Runs the handler, inside the call chain if there is one.
+    fn run(&mut self, request: Request<Q>) -> BoxFuture<Response<P>, Status> {
         let parts = self.parts.take();
+        let around = self.around.take();
         let method = self.method;
         Box::pin(async move {
-            let (inner, interceptors, handler) = parts
+            let (inner, handler) = parts
                 .ok_or_else(|| Status::internal(format!("`{}` was called twice", method.path())))?;
-            let request = interceptors.run(method, request).await?;
-            handler(inner, request).await
+            let Some(around) = around else {
+                return handler(inner, request).await;
+            };
+            let mut exchange = ServerExchange {
+                handler: Some((inner, handler)),
+                request: Some(request),
+                response: None,
+                method,
+                request_access: around.request,
+                response_access: around.response,
+            };
+            let chain = Arc::clone(&around.hooks.chain);
+            let mut call = Call::new(&around.hooks.context, &mut exchange);
+            Next::new(&chain).run(&mut call).await?;
+            exchange.response.take().ok_or_else(|| {
+                Status::internal(format!(
+                    "a call interceptor of `{}` returned Ok without running the handler",
+                    method.path()
+                ))
+            })
         })
     }
 }
 
-impl<T, F, Req, Resp, Fut> UnaryService<Req> for Handler<T, F>
+/// The typed state of one served call inside the call chain.
+struct ServerExchange<T, F, Q, P> {
+    handler: Option<(Arc<T>, F)>,
+    request: Option<Request<Q>>,
+    response: Option<Response<P>>,
+    method: &'static MethodInfo,
+    request_access: Access<Q>,
+    response_access: Access<P>,
+}
+
+impl<T, F, Q, P, Fut> Exchange for ServerExchange<T, F, Q, P>
+where
+    T: Send + Sync + 'static,
+    Q: Send + 'static,
+    P: Send + 'static,
+    F: FnOnce(Arc<T>, Request<Q>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Response<P>, Status>> + Send + 'static,
+{
+    fn request(&mut self) -> Option<AnyMessage<'_>> {
+        let access = self.request_access;
+        let name = self.method.input_type();
+        self.request
+            .as_mut()
+            .and_then(|r| access(r.get_mut(), name))
+    }
+
+    fn response(&mut self) -> Option<AnyMessage<'_>> {
+        let access = self.response_access;
+        let name = self.method.output_type();
+        self.response
+            .as_mut()
+            .and_then(|r| access(r.get_mut(), name))
+    }
+
+    fn request_metadata(&mut self) -> Option<&mut MetadataMap> {
+        self.request.as_mut().map(Request::metadata_mut)
+    }
+
+    fn request_extensions(&mut self) -> Option<&mut tonic::Extensions> {
+        self.request.as_mut().map(Request::extensions_mut)
+    }
+
+    fn response_metadata(&mut self) -> Option<&mut MetadataMap> {
+        self.response.as_mut().map(Response::metadata_mut)
+    }
+
+    fn invoke(&mut self) -> InterceptFuture<'_> {
+        Box::pin(async move {
+            let path = self.method.path();
+            let ((inner, handler), request) = self
+                .handler
+                .take()
+                .zip(self.request.take())
+                .ok_or_else(|| Status::internal(format!("`next` of `{path}` ran twice")))?;
+            self.response = Some(handler(inner, request).await?);
+            Ok(())
+        })
+    }
+}
+
+impl<T, F, Req, Resp, Fut> UnaryService<Req> for Handler<T, F, Req, Resp>
 where
     T: Send + Sync + 'static,
     Req: Send + 'static,
+    Resp: Send + 'static,
     F: FnOnce(Arc<T>, Request<Req>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Response<Resp>, Status>> + Send + 'static,
 {
@@ -69,7 +182,7 @@ where
     }
 }
 
-impl<T, F, Req, Resp, S, Fut> ServerStreamingService<Req> for Handler<T, F>
+impl<T, F, Req, Resp, S, Fut> ServerStreamingService<Req> for Handler<T, F, Req, S>
 where
     T: Send + Sync + 'static,
     Req: Send + 'static,
@@ -86,10 +199,11 @@ where
     }
 }
 
-impl<T, F, Req, Resp, Fut> ClientStreamingService<Req> for Handler<T, F>
+impl<T, F, Req, Resp, Fut> ClientStreamingService<Req> for Handler<T, F, Streaming<Req>, Resp>
 where
     T: Send + Sync + 'static,
     Req: Send + 'static,
+    Resp: Send + 'static,
     F: FnOnce(Arc<T>, Request<Streaming<Req>>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Response<Resp>, Status>> + Send + 'static,
 {
@@ -101,7 +215,7 @@ where
     }
 }
 
-impl<T, F, Req, Resp, S, Fut> StreamingService<Req> for Handler<T, F>
+impl<T, F, Req, Resp, S, Fut> StreamingService<Req> for Handler<T, F, Streaming<Req>, S>
 where
     T: Send + Sync + 'static,
     Req: Send + 'static,
@@ -123,15 +237,78 @@ pub trait RequestBody: Body<Error: Into<StdError> + Send + 'static> + Send + 'st
 impl<B> RequestBody for B where B: Body<Error: Into<StdError> + Send + 'static> + Send + 'static {}
 
 /// The bounds every message type meets.
-pub trait ServedMessage: prost::Message + Default + Send + Sync + 'static {}
-impl<M> ServedMessage for M where M: prost::Message + Default + Send + Sync + 'static {}
+pub trait ServedMessage:
+    prost::Message + std::fmt::Debug + Default + Send + Sync + 'static
+{
+}
+impl<M> ServedMessage for M where
+    M: prost::Message + std::fmt::Debug + Default + Send + Sync + 'static
+{
+}
+
+/// Runs the head chain on a request's head, unless the head layer already ran this chain on it.
+async fn run_server_head<B>(
+    chain: &Arc<[Arc<dyn HeadInterceptor>]>,
+    method: &'static MethodInfo,
+    request: http::Request<B>,
+) -> Result<http::Request<B>, Status> {
+    let (mut parts, body) = request.into_parts();
+    let done = parts
+        .extensions
+        .get::<HeadDone>()
+        .is_some_and(|done| Arc::ptr_eq(&done.0, chain));
+    if !done {
+        let mut metadata = MetadataMap::from_headers(std::mem::take(&mut parts.headers));
+        let verdict = run_head(
+            chain,
+            Side::Server,
+            Some(method),
+            method.path(),
+            &mut metadata,
+            &mut parts.extensions,
+        )
+        .await;
+        parts.headers = metadata.into_headers();
+        verdict?;
+    }
+    Ok(http::Request::from_parts(parts, body))
+}
 
 impl ServerCore {
-    fn handler<T, F>(&self, inner: &Arc<T>, method: &'static MethodInfo, f: F) -> Handler<T, F> {
-        Handler {
-            parts: Some((Arc::clone(inner), self.interceptors.clone(), f)),
-            method,
+    /// Serves one call: the head chain, then `respond` (tonic's decoding, the call chain if
+    /// `hooks` is given, the handler), then the final trailers. With no interceptors this is
+    /// `respond` alone.
+    fn serve<B, R, Fut>(
+        &self,
+        method: &'static MethodInfo,
+        request: http::Request<B>,
+        respond: R,
+    ) -> ServerFuture
+    where
+        B: RequestBody,
+        R: FnOnce(http::Request<B>, Option<Hooks>) -> Fut + Send + 'static,
+        Fut: Future<Output = http::Response<TonicBody>> + Send + 'static,
+    {
+        let head = self.interceptors.head_chain().cloned();
+        let calls = self.interceptors.call_chain().cloned();
+        if head.is_none() && calls.is_none() {
+            return Box::pin(
+                async move { Ok(finish_response(respond(request, None).await, None)) },
+            );
         }
+        Box::pin(async move {
+            let request = match head {
+                None => request,
+                Some(chain) => match run_server_head(&chain, method, request).await {
+                    Ok(request) => request,
+                    Err(status) => return Ok(status.into_http()),
+                },
+            };
+            let hooks = calls
+                .map(|chain| Hooks::new(chain, Arc::new(CallContext::new(Side::Server, method))));
+            let response = respond(request, hooks.clone()).await;
+            Ok(finish_response(response, hooks))
+        })
     }
 
     /// Serves one unary call of `method` with `handler`.
@@ -150,9 +327,19 @@ impl ServerCore {
         Fut: Future<Output = Result<Response<Resp>, Status>> + Send + 'static,
         B: RequestBody,
     {
-        let handler = self.handler(inner, method, handler);
-        let mut grpc = self.config.grpc(ProstCodec::<Resp, Req>::default());
-        Box::pin(async move { Ok(grpc.unary(handler, request).await) })
+        let handler = Handler::new(inner, method, handler);
+        let config = self.config;
+        self.serve(method, request, move |request, hooks| async move {
+            let codec = ProstCodec::<Resp, Req>::default();
+            match hooks {
+                None => config.grpc(codec).unary(handler, request).await,
+                Some(hooks) => {
+                    let handler = handler.around(hooks.clone(), single::<Req>, single::<Resp>);
+                    let mut grpc = config.grpc(InterceptCodec::new(codec, hooks));
+                    grpc.unary(handler, request).await
+                }
+            }
+        })
     }
 
     /// Serves one server-streaming call of `method` with `handler`.
@@ -172,9 +359,19 @@ impl ServerCore {
         Fut: Future<Output = Result<Response<S>, Status>> + Send + 'static,
         B: RequestBody,
     {
-        let handler = self.handler(inner, method, handler);
-        let mut grpc = self.config.grpc(ProstCodec::<Resp, Req>::default());
-        Box::pin(async move { Ok(grpc.server_streaming(handler, request).await) })
+        let handler = Handler::new(inner, method, handler);
+        let config = self.config;
+        self.serve(method, request, move |request, hooks| async move {
+            let codec = ProstCodec::<Resp, Req>::default();
+            match hooks {
+                None => config.grpc(codec).server_streaming(handler, request).await,
+                Some(hooks) => {
+                    let handler = handler.around(hooks.clone(), single::<Req>, stream::<S>);
+                    let mut grpc = config.grpc(InterceptCodec::new(codec, hooks));
+                    grpc.server_streaming(handler, request).await
+                }
+            }
+        })
     }
 
     /// Serves one client-streaming call of `method` with `handler`.
@@ -193,9 +390,20 @@ impl ServerCore {
         Fut: Future<Output = Result<Response<Resp>, Status>> + Send + 'static,
         B: RequestBody,
     {
-        let handler = self.handler(inner, method, handler);
-        let mut grpc = self.config.grpc(ProstCodec::<Resp, Req>::default());
-        Box::pin(async move { Ok(grpc.client_streaming(handler, request).await) })
+        let handler = Handler::new(inner, method, handler);
+        let config = self.config;
+        self.serve(method, request, move |request, hooks| async move {
+            let codec = ProstCodec::<Resp, Req>::default();
+            match hooks {
+                None => config.grpc(codec).client_streaming(handler, request).await,
+                Some(hooks) => {
+                    let handler =
+                        handler.around(hooks.clone(), stream::<Streaming<Req>>, single::<Resp>);
+                    let mut grpc = config.grpc(InterceptCodec::new(codec, hooks));
+                    grpc.client_streaming(handler, request).await
+                }
+            }
+        })
     }
 
     /// Serves one bidirectional-streaming call of `method` with `handler`.
@@ -215,9 +423,20 @@ impl ServerCore {
         Fut: Future<Output = Result<Response<S>, Status>> + Send + 'static,
         B: RequestBody,
     {
-        let handler = self.handler(inner, method, handler);
-        let mut grpc = self.config.grpc(ProstCodec::<Resp, Req>::default());
-        Box::pin(async move { Ok(grpc.streaming(handler, request).await) })
+        let handler = Handler::new(inner, method, handler);
+        let config = self.config;
+        self.serve(method, request, move |request, hooks| async move {
+            let codec = ProstCodec::<Resp, Req>::default();
+            match hooks {
+                None => config.grpc(codec).streaming(handler, request).await,
+                Some(hooks) => {
+                    let handler =
+                        handler.around(hooks.clone(), stream::<Streaming<Req>>, stream::<S>);
+                    let mut grpc = config.grpc(InterceptCodec::new(codec, hooks));
+                    grpc.streaming(handler, request).await
+                }
+            }
+        })
     }
 
     /// Answers a call to a path the service does not have.

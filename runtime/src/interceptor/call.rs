@@ -1,37 +1,38 @@
-use std::net::SocketAddr;
+//! The call phase: around-style interceptors that see every message of a call.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tonic::Status;
 use tonic::metadata::MetadataMap;
-use tonic::transport::server::TcpConnectInfo;
 
+use super::{AnyMessage, InterceptFuture, Side};
 use crate::MethodInfo;
 
-/// What an interceptor sees of a call: the method, and the request's metadata and extensions,
-/// both mutable so an interceptor can attach or normalise metadata, or hand a value (say the
-/// authenticated principal) to the handler through the extensions.
+/// What one call shares between its around hook and its per-message and end hooks: the method,
+/// the side, and the response headers and trailers.
+///
+/// On the server, headers added here are sent with the response head (if it has not left yet)
+/// and trailers with the final status, on success as on error. On the client they are what the
+/// server sent, filled in as they arrive.
 #[derive(Debug)]
-pub struct Call<'a> {
+pub struct CallContext {
     method: &'static MethodInfo,
-    metadata: &'a mut MetadataMap,
-    extensions: &'a mut tonic::Extensions,
+    side: Side,
+    headers: Mutex<MetadataMap>,
+    trailers: Mutex<MetadataMap>,
+    ended: AtomicBool,
 }
 
-/// The call as a server interceptor sees it: the incoming request's head.
-pub type ServerCall<'a> = Call<'a>;
-
-/// The call as a client interceptor sees it: the outgoing request's head.
-pub type ClientCall<'a> = Call<'a>;
-
-impl<'a> Call<'a> {
-    /// Builds a view over one request's head. Generated code and tests call this.
-    pub fn new(
-        method: &'static MethodInfo,
-        metadata: &'a mut MetadataMap,
-        extensions: &'a mut tonic::Extensions,
-    ) -> Self {
+impl CallContext {
+    /// The context of a new call of `method`.
+    pub fn new(side: Side, method: &'static MethodInfo) -> Self {
         Self {
             method,
-            metadata,
-            extensions,
+            side,
+            headers: Mutex::default(),
+            trailers: Mutex::default(),
+            ended: AtomicBool::new(false),
         }
     }
 
@@ -40,30 +41,186 @@ impl<'a> Call<'a> {
         self.method
     }
 
-    /// The request metadata (HTTP/2 headers less the reserved ones).
-    pub fn metadata(&self) -> &MetadataMap {
-        self.metadata
+    /// Whether this runs in a server or a client.
+    pub fn side(&self) -> Side {
+        self.side
     }
 
-    /// The request metadata, mutable.
-    pub fn metadata_mut(&mut self) -> &mut MetadataMap {
-        self.metadata
+    /// Response headers: on the server, more to send; on the client, those received. Do not
+    /// hold the guard across an `.await`.
+    pub fn headers(&self) -> MutexGuard<'_, MetadataMap> {
+        self.headers.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Request extensions: values handed from interceptors to the handler.
-    pub fn extensions(&self) -> &tonic::Extensions {
-        self.extensions
+    /// Response trailers: on the server, more to send with the final status; on the client,
+    /// those received. Do not hold the guard across an `.await`.
+    pub fn trailers(&self) -> MutexGuard<'_, MetadataMap> {
+        self.trailers.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Request extensions, mutable.
-    pub fn extensions_mut(&mut self) -> &mut tonic::Extensions {
-        self.extensions
+    /// Marks the call ended; true the first time only, so the end hooks run once.
+    pub(crate) fn end(&self) -> bool {
+        !self.ended.swap(true, Ordering::AcqRel)
+    }
+}
+
+/// The typed half of a call, behind the erased [`Call`]: it holds the request, runs the rest of
+/// the call (the handler on a server, the network exchange on a client) and keeps the response.
+pub(crate) trait Exchange: Send {
+    fn request(&mut self) -> Option<AnyMessage<'_>>;
+    fn response(&mut self) -> Option<AnyMessage<'_>>;
+    fn request_metadata(&mut self) -> Option<&mut MetadataMap>;
+    fn request_extensions(&mut self) -> Option<&mut tonic::Extensions>;
+    fn response_metadata(&mut self) -> Option<&mut MetadataMap>;
+    fn invoke(&mut self) -> InterceptFuture<'_>;
+}
+
+/// One call as a [`CallInterceptor`] sees it around [`Next::run`].
+///
+/// Before `next` runs: the request metadata and extensions, and the request message of a call
+/// with one request (unary, server streaming), all mutable. After it: the response message of a
+/// call with one response (unary, client streaming) and the response headers, mutable on the
+/// server. Messages of streams pass through [`CallInterceptor::on_receive`] and
+/// [`CallInterceptor::on_send`] instead.
+pub struct Call<'a> {
+    context: &'a Arc<CallContext>,
+    exchange: &'a mut dyn Exchange,
+}
+
+impl<'a> Call<'a> {
+    pub(crate) fn new(context: &'a Arc<CallContext>, exchange: &'a mut dyn Exchange) -> Self {
+        Self { context, exchange }
     }
 
-    /// On the server, the peer's address when the call arrived over TCP; `None` on the client.
-    pub fn remote_addr(&self) -> Option<SocketAddr> {
-        self.extensions
-            .get::<TcpConnectInfo>()
-            .and_then(TcpConnectInfo::remote_addr)
+    /// The method being called.
+    pub fn method(&self) -> &'static MethodInfo {
+        self.context.method
     }
+
+    /// What the call shares with the per-message hooks: response headers and trailers.
+    pub fn context(&self) -> &Arc<CallContext> {
+        self.context
+    }
+
+    /// The request message, for unary and server-streaming calls, until the handler (server)
+    /// or the network (client) has taken it. Downcast it to read, change or replace it.
+    pub fn request(&mut self) -> Option<AnyMessage<'_>> {
+        self.exchange.request()
+    }
+
+    /// The response message, for unary and client-streaming calls, once `next` has produced it.
+    pub fn response(&mut self) -> Option<AnyMessage<'_>> {
+        self.exchange.response()
+    }
+
+    /// The request metadata, until the request is handed on.
+    pub fn metadata_mut(&mut self) -> Option<&mut MetadataMap> {
+        self.exchange.request_metadata()
+    }
+
+    /// The request extensions, until the request is handed on.
+    pub fn extensions_mut(&mut self) -> Option<&mut tonic::Extensions> {
+        self.exchange.request_extensions()
+    }
+
+    /// The response headers once `next` has produced the response: on the server still
+    /// writable; on the client those received.
+    pub fn response_headers_mut(&mut self) -> Option<&mut MetadataMap> {
+        self.exchange.response_metadata()
+    }
+}
+
+impl std::fmt::Debug for Call<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call")
+            .field("method", &self.context.method.path())
+            .field("side", &self.context.side)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The rest of the chain: the interceptors after this one, then the handler (server) or the
+/// network (client). Run it at most once.
+pub struct Next<'a> {
+    rest: &'a [Arc<dyn CallInterceptor>],
+}
+
+impl<'a> Next<'a> {
+    pub(crate) fn new(rest: &'a [Arc<dyn CallInterceptor>]) -> Self {
+        Self { rest }
+    }
+
+    /// Runs the rest of the call. `Ok(())` when it succeeded (the response is then in `call`);
+    /// the status it failed with otherwise.
+    pub async fn run(self, call: &mut Call<'_>) -> Result<(), Status> {
+        match self.rest.split_first() {
+            Some((first, rest)) => first.call(call, Next { rest }).await,
+            None => call.exchange.invoke().await,
+        }
+    }
+}
+
+impl std::fmt::Debug for Next<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Next")
+            .field("remaining", &self.rest.len())
+            .finish()
+    }
+}
+
+/// An interceptor around the whole call, once per call, with every message in reach.
+///
+/// - [`call`](Self::call) wraps the rest of the call: code before `next.run(call)` sees the
+///   request, code after it the response or the failure status, which it may replace.
+///   Returning `Err` without running `next` rejects the call.
+/// - [`on_receive`](Self::on_receive) and [`on_send`](Self::on_send) see every message the
+///   call receives and sends, in all four kinds (a unary call's one request and one response
+///   too), and may change or reject it.
+/// - [`on_end`](Self::on_end) sees the call's final status, once, after the last message.
+///
+/// Every method has a default that does nothing, so an interceptor implements only what it
+/// needs. Order: the first interceptor added is the outermost one: first to see the request
+/// and each received message, last to see the response, each sent message and the end.
+///
+/// ```
+/// use greeter_runtime::interceptor::{AnyMessage, CallContext, CallInterceptor};
+/// use tonic::Status;
+///
+/// /// Rejects any message over 1 KiB, in either direction, on any method.
+/// struct SizeCap;
+///
+/// impl CallInterceptor for SizeCap {
+///     fn on_receive(&self, _: &CallContext, message: &mut AnyMessage<'_>) -> Result<(), Status> {
+///         match message.encoded_len() {
+///             0..=1024 => Ok(()),
+///             len => Err(Status::invalid_argument(format!("{} of {len} bytes", message.full_name()))),
+///         }
+///     }
+/// }
+/// ```
+pub trait CallInterceptor: Send + Sync + 'static {
+    /// Wraps the rest of the call. The default just runs it.
+    fn call<'a>(&'a self, call: &'a mut Call<'_>, next: Next<'a>) -> InterceptFuture<'a> {
+        Box::pin(next.run(call))
+    }
+
+    /// Sees each message the call receives (server: requests; client: responses), before the
+    /// handler or the caller does. `Err` ends the call with that status.
+    fn on_receive(
+        &self,
+        _context: &CallContext,
+        _message: &mut AnyMessage<'_>,
+    ) -> Result<(), Status> {
+        Ok(())
+    }
+
+    /// Sees each message the call sends (server: responses; client: requests), before it is
+    /// encoded. `Err` ends the call with that status.
+    fn on_send(&self, _context: &CallContext, _message: &mut AnyMessage<'_>) -> Result<(), Status> {
+        Ok(())
+    }
+
+    /// Sees the final status of the call, once: OK or the error it ended with (on the server
+    /// also `CANCELLED` when the client went away first).
+    fn on_end(&self, _context: &CallContext, _status: &Status) {}
 }

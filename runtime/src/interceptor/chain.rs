@@ -1,175 +1,188 @@
 use std::sync::Arc;
 
 use tonic::Status;
+use tonic::metadata::MetadataMap;
 
-use super::{Call, ClientInterceptor, InterceptFuture, ServerInterceptor};
+use super::{AnyMessage, CallContext, CallInterceptor, Head, HeadInterceptor, Side};
 use crate::MethodInfo;
 
-/// The ordered chain of interceptors a generated server or client runs. Cloning is cheap (one
-/// `Arc`), and an empty chain costs nothing per call.
-pub struct Interceptors<I: ?Sized> {
-    chain: Option<Arc<[Arc<I>]>>,
+/// The interceptors of one server or client: a head chain and a call chain, each run in the
+/// order added (the first added is the outermost). Cloning is cheap (two `Arc`s), and an empty
+/// chain costs nothing per call: no allocation, no dynamic dispatch.
+///
+/// The whole head chain runs before the call chain: head interceptors decide on the request
+/// head alone, before any message moves.
+///
+/// ```
+/// use greeter_runtime::Interceptors;
+/// use greeter_runtime::interceptor::Head;
+/// use greeter_runtime::interceptors::BearerAuth;
+///
+/// let chain = Interceptors::new()
+///     .with_head(BearerAuth::new("secret"))
+///     .with_head(|head: &mut Head<'_>| {
+///         let path_len = head.path().len();
+///         head.extensions_mut().insert(path_len);
+///         Ok(())
+///     });
+/// assert_eq!(chain.head_len(), 2);
+/// assert_eq!(chain.call_len(), 0);
+/// ```
+#[derive(Clone, Default)]
+pub struct Interceptors {
+    head: Option<Arc<[Arc<dyn HeadInterceptor>]>>,
+    call: Option<Arc<[Arc<dyn CallInterceptor>]>>,
 }
 
-/// The chain a generated server runs before its handlers.
-pub type ServerInterceptors = Interceptors<dyn ServerInterceptor>;
-
-/// The chain a generated client runs before sending.
-pub type ClientInterceptors = Interceptors<dyn ClientInterceptor>;
-
-/// One side's interceptor trait object, so that one chain implementation serves both sides.
-pub trait Link: Send + Sync + 'static {
-    /// Runs the interceptor.
-    fn run_link<'a>(&'a self, call: &'a mut Call<'_>) -> InterceptFuture<'a>;
+fn appended<I: ?Sized>(chain: &Option<Arc<[Arc<I>]>>, item: Arc<I>) -> Option<Arc<[Arc<I>]>> {
+    let mut items: Vec<Arc<I>> = chain.as_deref().unwrap_or_default().to_vec();
+    items.push(item);
+    Some(items.into())
 }
 
-impl Link for dyn ServerInterceptor {
-    fn run_link<'a>(&'a self, call: &'a mut Call<'_>) -> InterceptFuture<'a> {
-        self.intercept(call)
-    }
-}
-
-impl Link for dyn ClientInterceptor {
-    fn run_link<'a>(&'a self, call: &'a mut Call<'_>) -> InterceptFuture<'a> {
-        self.intercept(call)
-    }
-}
-
-impl<I: ?Sized + Link> Interceptors<I> {
+impl Interceptors {
     /// An empty chain.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Returns the chain with `interceptor` appended: it runs after those added before it. Use
-    /// this for an interceptor shared with other services or clients.
+    /// Returns the chain with a head interceptor appended: it runs after those added before.
     #[must_use]
-    pub fn with_shared(self, interceptor: Arc<I>) -> Self {
-        let mut chain: Vec<Arc<I>> = self.chain.as_deref().unwrap_or_default().to_vec();
-        chain.push(interceptor);
-        Self {
-            chain: Some(chain.into()),
-        }
+    pub fn with_head(self, interceptor: impl HeadInterceptor) -> Self {
+        self.with_shared_head(Arc::new(interceptor))
     }
 
-    /// How many interceptors the chain holds.
-    pub fn len(&self) -> usize {
-        self.chain.as_deref().map_or(0, <[_]>::len)
+    /// [`with_head`](Self::with_head) for an interceptor shared with other chains.
+    #[must_use]
+    pub fn with_shared_head(mut self, interceptor: Arc<dyn HeadInterceptor>) -> Self {
+        self.head = appended(&self.head, interceptor);
+        self
     }
 
-    /// Whether the chain is empty.
+    /// Returns the chain with a call interceptor appended: it runs inside those added before.
+    #[must_use]
+    pub fn with_call(self, interceptor: impl CallInterceptor) -> Self {
+        self.with_shared_call(Arc::new(interceptor))
+    }
+
+    /// [`with_call`](Self::with_call) for an interceptor shared with other chains.
+    #[must_use]
+    pub fn with_shared_call(mut self, interceptor: Arc<dyn CallInterceptor>) -> Self {
+        self.call = appended(&self.call, interceptor);
+        self
+    }
+
+    /// How many head interceptors the chain holds.
+    pub fn head_len(&self) -> usize {
+        self.head.as_deref().map_or(0, <[_]>::len)
+    }
+
+    /// How many call interceptors the chain holds.
+    pub fn call_len(&self) -> usize {
+        self.call.as_deref().map_or(0, <[_]>::len)
+    }
+
+    /// Whether both chains are empty.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.head.is_none() && self.call.is_none()
     }
 
-    /// Runs the chain over `request` in order, stopping at the first error.
-    pub async fn run<M>(
-        &self,
-        method: &'static MethodInfo,
-        request: tonic::Request<M>,
-    ) -> Result<tonic::Request<M>, Status> {
-        let Some(chain) = self.chain.as_deref() else {
-            return Ok(request);
+    /// The head chain, if not empty.
+    pub(crate) fn head_chain(&self) -> Option<&Arc<[Arc<dyn HeadInterceptor>]>> {
+        self.head.as_ref()
+    }
+
+    /// The call chain, if not empty.
+    pub(crate) fn call_chain(&self) -> Option<&Arc<[Arc<dyn CallInterceptor>]>> {
+        self.call.as_ref()
+    }
+
+    /// A tower layer running this chain's head interceptors in front of any service (a whole
+    /// `tonic` router: health, reflection and unknown paths included). `methods` names the
+    /// methods whose [`MethodInfo`] head interceptors should see; other paths get `None`.
+    pub fn head_layer(&self, methods: &[&'static [MethodInfo]]) -> super::HeadLayer {
+        super::HeadLayer::new(self.clone(), methods)
+    }
+}
+
+/// Runs the head chain over one request head, in order, stopping at the first error.
+pub(crate) async fn run_head(
+    chain: &[Arc<dyn HeadInterceptor>],
+    side: Side,
+    method: Option<&'static MethodInfo>,
+    path: &str,
+    metadata: &mut MetadataMap,
+    extensions: &mut tonic::Extensions,
+) -> Result<(), Status> {
+    let mut head = Head::new(side, method, path, metadata, extensions);
+    for interceptor in chain {
+        interceptor.head(&mut head).await?;
+    }
+    Ok(())
+}
+
+/// The per-message and end hooks of a call chain, bound to one call.
+#[derive(Clone)]
+pub(crate) struct Hooks {
+    pub(crate) chain: Arc<[Arc<dyn CallInterceptor>]>,
+    pub(crate) context: Arc<CallContext>,
+    pub(crate) receive_type: &'static str,
+    pub(crate) send_type: &'static str,
+}
+
+impl Hooks {
+    pub(crate) fn new(chain: Arc<[Arc<dyn CallInterceptor>]>, context: Arc<CallContext>) -> Self {
+        let method = context.method();
+        let (receive_type, send_type) = match context.side() {
+            Side::Server => (method.input_type(), method.output_type()),
+            Side::Client => (method.output_type(), method.input_type()),
         };
-        let (mut metadata, mut extensions, message) = request.into_parts();
-        let mut call = Call::new(method, &mut metadata, &mut extensions);
-        for interceptor in chain {
-            interceptor.run_link(&mut call).await?;
-        }
-        Ok(tonic::Request::from_parts(metadata, extensions, message))
-    }
-}
-
-impl ServerInterceptors {
-    /// Returns the chain with `interceptor` appended: it runs after those added before it.
-    #[must_use]
-    pub fn with(self, interceptor: impl ServerInterceptor) -> Self {
-        self.with_shared(Arc::new(interceptor))
-    }
-}
-
-impl ClientInterceptors {
-    /// Returns the chain with `interceptor` appended: it runs after those added before it.
-    #[must_use]
-    pub fn with(self, interceptor: impl ClientInterceptor) -> Self {
-        self.with_shared(Arc::new(interceptor))
-    }
-}
-
-impl<I: ?Sized> Default for Interceptors<I> {
-    fn default() -> Self {
-        Self { chain: None }
-    }
-}
-
-impl<I: ?Sized> Clone for Interceptors<I> {
-    fn clone(&self) -> Self {
         Self {
-            chain: self.chain.clone(),
+            chain,
+            context,
+            receive_type,
+            send_type,
+        }
+    }
+
+    /// A received message travels inward: the outermost interceptor sees it first.
+    pub(crate) fn on_receive<M: prost::Message + std::fmt::Debug + 'static>(
+        &self,
+        message: &mut M,
+    ) -> Result<(), Status> {
+        let mut message = AnyMessage::new(message, self.receive_type);
+        self.chain
+            .iter()
+            .try_for_each(|i| i.on_receive(&self.context, &mut message))
+    }
+
+    /// A sent message travels outward: the innermost interceptor sees it first.
+    pub(crate) fn on_send<M: prost::Message + std::fmt::Debug + 'static>(
+        &self,
+        message: &mut M,
+    ) -> Result<(), Status> {
+        let mut message = AnyMessage::new(message, self.send_type);
+        self.chain
+            .iter()
+            .rev()
+            .try_for_each(|i| i.on_send(&self.context, &mut message))
+    }
+
+    /// Runs the end hooks, innermost first, unless they already ran for this call.
+    pub(crate) fn on_end(&self, status: &Status) {
+        if self.context.end() {
+            for interceptor in self.chain.iter().rev() {
+                interceptor.on_end(&self.context, status);
+            }
         }
     }
 }
 
-impl<I: ?Sized> std::fmt::Debug for Interceptors<I> {
+impl std::fmt::Debug for Interceptors {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let len = self.chain.as_deref().map_or(0, <[_]>::len);
-        f.debug_struct("Interceptors").field("len", &len).finish()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{Idempotency, ServerCall, StreamingKind};
-
-    const METHOD: MethodInfo = MethodInfo::new(
-        "test.v1.Svc",
-        "Call",
-        "/test.v1.Svc/Call",
-        StreamingKind::Unary,
-        Idempotency::Unknown,
-    );
-
-    #[tokio::test]
-    async fn chain_runs_in_order_and_stops_at_the_first_error() {
-        let chain = ServerInterceptors::new()
-            .with(|call: &mut ServerCall<'_>| {
-                call.metadata_mut().insert("step", "first".parse().unwrap());
-                Ok(())
-            })
-            .with(|call: &mut ServerCall<'_>| {
-                assert_eq!(call.metadata().get("step").unwrap(), "first");
-                assert_eq!(call.method().path(), "/test.v1.Svc/Call");
-                call.extensions_mut().insert(42u32);
-                Ok(())
-            });
-        let request = chain.run(&METHOD, tonic::Request::new(())).await.unwrap();
-        assert_eq!(request.extensions().get::<u32>(), Some(&42));
-
-        let failing = chain
-            .clone()
-            .with(|_: &mut ServerCall<'_>| Err(Status::permission_denied("no")))
-            .with(|_: &mut ServerCall<'_>| -> Result<(), Status> {
-                panic!("must not run after an error")
-            });
-        let status = failing
-            .run(&METHOD, tonic::Request::new(()))
-            .await
-            .unwrap_err();
-        assert_eq!(status.code(), tonic::Code::PermissionDenied);
-        assert_eq!(failing.len(), 4);
-        assert_eq!(chain.len(), 2, "appending returns a new chain");
-    }
-
-    #[tokio::test]
-    async fn empty_chain_passes_the_request_through() {
-        let mut request = tonic::Request::new(7u8);
-        request.metadata_mut().insert("k", "v".parse().unwrap());
-        let request = ClientInterceptors::new()
-            .run(&METHOD, request)
-            .await
-            .unwrap();
-        assert_eq!(request.metadata().get("k").unwrap(), "v");
-        assert_eq!(*request.get_ref(), 7);
+        f.debug_struct("Interceptors")
+            .field("head", &self.head_len())
+            .field("call", &self.call_len())
+            .finish()
     }
 }

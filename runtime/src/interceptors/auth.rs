@@ -1,18 +1,19 @@
 use tonic::Status;
 
-use crate::interceptor::{InterceptFuture, ServerCall, ServerInterceptor};
+use crate::interceptor::{Head, HeadInterceptor, InterceptFuture};
 
-/// Server interceptor that requires `authorization: Bearer <token>` on every call and answers
-/// `UNAUTHENTICATED` otherwise, before any handler runs.
+/// Server head interceptor that requires `authorization: Bearer <token>` on every call and
+/// answers `UNAUTHENTICATED` otherwise, on the request head: before the request body is read and
+/// before any handler runs.
 ///
 /// The comparison takes the same time whatever the position of the first differing byte, so the
 /// token cannot be guessed byte by byte from response times.
 ///
 /// ```
-/// use greeter_runtime::{ServerInterceptors, interceptors::BearerAuth};
+/// use greeter_runtime::{Interceptors, interceptors::BearerAuth};
 ///
-/// let chain = ServerInterceptors::new().with(BearerAuth::new("some-secret-token"));
-/// assert_eq!(chain.len(), 1);
+/// let chain = Interceptors::new().with_head(BearerAuth::new("some-secret-token"));
+/// assert_eq!(chain.head_len(), 1);
 /// ```
 #[derive(Clone)]
 pub struct BearerAuth {
@@ -67,9 +68,9 @@ impl std::fmt::Debug for BearerAuth {
     }
 }
 
-impl ServerInterceptor for BearerAuth {
-    fn intercept<'a>(&'a self, call: &'a mut ServerCall<'_>) -> InterceptFuture<'a> {
-        Box::pin(std::future::ready(self.verify(call.metadata())))
+impl HeadInterceptor for BearerAuth {
+    fn head<'a>(&'a self, head: &'a mut Head<'_>) -> InterceptFuture<'a> {
+        Box::pin(std::future::ready(self.verify(head.metadata())))
     }
 }
 
@@ -83,25 +84,17 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Idempotency, MethodInfo, ServerInterceptors, StreamingKind};
-
-    const METHOD: MethodInfo = MethodInfo::new(
-        "t.S",
-        "M",
-        "/t.S/M",
-        StreamingKind::Unary,
-        Idempotency::Unknown,
-    );
+    use crate::interceptor::Side;
 
     async fn call_with(authorization: Option<&str>) -> Result<(), Status> {
-        let chain = ServerInterceptors::new().with(BearerAuth::new("secret"));
-        let mut request = tonic::Request::new(());
+        let auth = BearerAuth::new("secret");
+        let mut metadata = tonic::metadata::MetadataMap::new();
         if let Some(value) = authorization {
-            request
-                .metadata_mut()
-                .insert("authorization", value.parse().unwrap());
+            metadata.insert("authorization", value.parse().unwrap());
         }
-        chain.run(&METHOD, request).await.map(drop)
+        let mut extensions = tonic::Extensions::new();
+        let mut head = Head::new(Side::Server, None, "/t.S/M", &mut metadata, &mut extensions);
+        auth.head(&mut head).await
     }
 
     #[tokio::test]

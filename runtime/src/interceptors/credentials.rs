@@ -1,9 +1,9 @@
 use tonic::Status;
 use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue};
 
-use crate::interceptor::{ClientCall, ClientInterceptor, InterceptFuture};
+use crate::interceptor::{Head, HeadInterceptor, InterceptFuture};
 
-/// Client interceptor that attaches `authorization: Bearer <token>` to every call.
+/// Client head interceptor that attaches `authorization: Bearer <token>` to every call.
 ///
 /// ```
 /// use greeter_runtime::interceptors::BearerToken;
@@ -33,15 +33,15 @@ impl std::fmt::Debug for BearerToken {
     }
 }
 
-impl ClientInterceptor for BearerToken {
-    fn intercept<'a>(&'a self, call: &'a mut ClientCall<'_>) -> InterceptFuture<'a> {
-        call.metadata_mut()
+impl HeadInterceptor for BearerToken {
+    fn head<'a>(&'a self, head: &'a mut Head<'_>) -> InterceptFuture<'a> {
+        head.metadata_mut()
             .insert("authorization", self.value.clone());
         Box::pin(std::future::ready(Ok(())))
     }
 }
 
-/// Client interceptor that attaches fixed ASCII metadata (say `client-os: linux`) to every call.
+/// Client head interceptor that attaches fixed ASCII metadata (say `client-os: linux`) to every call.
 ///
 /// ```
 /// use greeter_runtime::interceptors::StaticMetadata;
@@ -76,10 +76,10 @@ impl StaticMetadata {
     }
 }
 
-impl ClientInterceptor for StaticMetadata {
-    fn intercept<'a>(&'a self, call: &'a mut ClientCall<'_>) -> InterceptFuture<'a> {
+impl HeadInterceptor for StaticMetadata {
+    fn head<'a>(&'a self, head: &'a mut Head<'_>) -> InterceptFuture<'a> {
         for (key, value) in &self.pairs {
-            call.metadata_mut().append(key.clone(), value.clone());
+            head.metadata_mut().append(key.clone(), value.clone());
         }
         Box::pin(std::future::ready(Ok::<(), Status>(())))
     }

@@ -1,0 +1,235 @@
+//! The head phase: what an interceptor sees of a call before any message moves.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tonic::Status;
+use tonic::metadata::MetadataMap;
+use tonic::transport::server::TcpConnectInfo;
+
+use super::InterceptFuture;
+use crate::MethodInfo;
+
+/// Which end of a call an interceptor runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// In a server: the call came in.
+    Server,
+    /// In a client: the call is going out.
+    Client,
+}
+
+/// The head of a call: the method, the request metadata and extensions, before any message
+/// is read (server) or sent (client).
+///
+/// On the server the head phase runs on the HTTP/2 request head, **before the request body is
+/// polled**: a head interceptor that rejects a call answers it without reading its message,
+/// however large or slow it is.
+#[derive(Debug)]
+pub struct Head<'a> {
+    method: Option<&'static MethodInfo>,
+    path: &'a str,
+    side: Side,
+    metadata: &'a mut MetadataMap,
+    extensions: &'a mut tonic::Extensions,
+}
+
+impl<'a> Head<'a> {
+    /// A view over one request's head. Generated code, the head layer and tests call this.
+    pub fn new(
+        side: Side,
+        method: Option<&'static MethodInfo>,
+        path: &'a str,
+        metadata: &'a mut MetadataMap,
+        extensions: &'a mut tonic::Extensions,
+    ) -> Self {
+        Self {
+            method,
+            path,
+            side,
+            metadata,
+            extensions,
+        }
+    }
+
+    /// The method being called. `None` only in the [head layer](crate::interceptor::HeadLayer)
+    /// for a path it was not told about (another service, or no service at all).
+    pub fn method(&self) -> Option<&'static MethodInfo> {
+        self.method
+    }
+
+    /// The request's HTTP/2 path, e.g. `/greeter.v1.Greeter/SayHello`.
+    pub fn path(&self) -> &str {
+        self.path
+    }
+
+    /// Whether this runs in a server or a client.
+    pub fn side(&self) -> Side {
+        self.side
+    }
+
+    /// The request metadata (HTTP/2 headers less the reserved ones).
+    pub fn metadata(&self) -> &MetadataMap {
+        self.metadata
+    }
+
+    /// The request metadata, mutable.
+    pub fn metadata_mut(&mut self) -> &mut MetadataMap {
+        self.metadata
+    }
+
+    /// Request extensions: values handed on to later interceptors and to the handler.
+    pub fn extensions(&self) -> &tonic::Extensions {
+        self.extensions
+    }
+
+    /// Request extensions, mutable.
+    pub fn extensions_mut(&mut self) -> &mut tonic::Extensions {
+        self.extensions
+    }
+
+    /// The time the caller allows the call, from its `grpc-timeout` metadata. `Ok(None)` when
+    /// it sets none; an error status when the value is malformed.
+    pub fn timeout(&self) -> Result<Option<Duration>, Status> {
+        match self.metadata.get("grpc-timeout") {
+            None => Ok(None),
+            Some(value) => parse_grpc_timeout(value.as_encoded_bytes())
+                .map(Some)
+                .ok_or_else(|| {
+                    Status::invalid_argument(format!(
+                        "malformed grpc-timeout {:?}: want 1 to 8 digits and a unit of H, M, S, m, u or n",
+                        String::from_utf8_lossy(value.as_encoded_bytes())
+                    ))
+                }),
+        }
+    }
+
+    /// On the server, the peer's address when the call arrived over TCP (or TLS over TCP).
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        connect_info(self.extensions).and_then(TcpConnectInfo::remote_addr)
+    }
+
+    /// On the server, the local address the call arrived at.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        connect_info(self.extensions).and_then(TcpConnectInfo::local_addr)
+    }
+
+    /// On a TLS server, the certificates the client presented (mutual TLS), leaf first.
+    #[cfg(feature = "tls")]
+    pub fn peer_certs(
+        &self,
+    ) -> Option<std::sync::Arc<Vec<tonic::transport::CertificateDer<'static>>>> {
+        self.extensions
+            .get::<tonic::transport::server::TlsConnectInfo<TcpConnectInfo>>()
+            .and_then(|info| info.peer_certs())
+    }
+}
+
+fn connect_info(extensions: &tonic::Extensions) -> Option<&TcpConnectInfo> {
+    if let Some(info) = extensions.get::<TcpConnectInfo>() {
+        return Some(info);
+    }
+    #[cfg(feature = "tls")]
+    if let Some(info) = extensions.get::<tonic::transport::server::TlsConnectInfo<TcpConnectInfo>>()
+    {
+        return Some(info.get_ref());
+    }
+    None
+}
+
+/// Parses a `grpc-timeout` value: 1 to 8 ASCII digits and a unit (PROTOCOL-HTTP2.md).
+fn parse_grpc_timeout(value: &[u8]) -> Option<Duration> {
+    let (&unit, digits) = value.split_last()?;
+    if digits.is_empty() || digits.len() > 8 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let amount: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    Some(match unit {
+        b'H' => Duration::from_secs(amount * 3600),
+        b'M' => Duration::from_secs(amount * 60),
+        b'S' => Duration::from_secs(amount),
+        b'm' => Duration::from_millis(amount),
+        b'u' => Duration::from_micros(amount),
+        b'n' => Duration::from_nanos(amount),
+        _ => return None,
+    })
+}
+
+/// A hook run on the head of every call, before any message moves. On the server it runs
+/// before the request body is read; on the client before the request is sent. `Err(status)`
+/// ends the call with that status.
+///
+/// Any `Fn(&mut Head) -> Result<(), Status>` is a (synchronous) head interceptor.
+///
+/// ```
+/// use greeter_runtime::interceptor::{Head, HeadInterceptor, InterceptFuture};
+/// use tonic::Status;
+///
+/// /// Rejects calls that carry no `x-tenant` metadata.
+/// struct RequireTenant;
+///
+/// impl HeadInterceptor for RequireTenant {
+///     fn head<'a>(&'a self, head: &'a mut Head<'_>) -> InterceptFuture<'a> {
+///         Box::pin(async move {
+///             match head.metadata().get("x-tenant") {
+///                 Some(_) => Ok(()),
+///                 None => Err(Status::invalid_argument("x-tenant metadata is required")),
+///             }
+///         })
+///     }
+/// }
+/// ```
+pub trait HeadInterceptor: Send + Sync + 'static {
+    /// Inspects or edits the head; `Err(status)` ends the call.
+    fn head<'a>(&'a self, head: &'a mut Head<'_>) -> InterceptFuture<'a>;
+}
+
+impl<F> HeadInterceptor for F
+where
+    F: Fn(&mut Head<'_>) -> Result<(), Status> + Send + Sync + 'static,
+{
+    fn head<'a>(&'a self, head: &'a mut Head<'_>) -> InterceptFuture<'a> {
+        Box::pin(std::future::ready(self(head)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeout_units() {
+        let cases: &[(&str, Option<Duration>)] = &[
+            ("1H", Some(Duration::from_secs(3600))),
+            ("2M", Some(Duration::from_secs(120))),
+            ("30S", Some(Duration::from_secs(30))),
+            ("250m", Some(Duration::from_millis(250))),
+            ("99999999u", Some(Duration::from_micros(99_999_999))),
+            ("7n", Some(Duration::from_nanos(7))),
+            ("123456789S", None),
+            ("S", None),
+            ("10", None),
+            ("1x", None),
+            ("-1S", None),
+            ("", None),
+        ];
+        for (value, want) in cases {
+            assert_eq!(parse_grpc_timeout(value.as_bytes()), *want, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn head_reads_the_timeout_and_rejects_a_bad_one() {
+        let mut metadata = MetadataMap::new();
+        let mut extensions = tonic::Extensions::new();
+        metadata.insert("grpc-timeout", "5S".parse().unwrap());
+        let head = Head::new(Side::Server, None, "/x/Y", &mut metadata, &mut extensions);
+        assert_eq!(head.timeout().unwrap(), Some(Duration::from_secs(5)));
+        assert_eq!(head.remote_addr(), None);
+        metadata.insert("grpc-timeout", "soon".parse().unwrap());
+        let head = Head::new(Side::Server, None, "/x/Y", &mut metadata, &mut extensions);
+        let status = head.timeout().unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert!(status.message().contains("soon"), "{}", status.message());
+    }
+}
