@@ -177,7 +177,11 @@ where
             response_access,
         };
         let mut call = Call::new(&hooks.context, &mut exchange);
-        let verdict = Next::new(&hooks.chain).run(&mut call).await;
+        let verdict = Next::new(&hooks.chain)
+            .run(&mut call)
+            .await
+            // A send hook's own status, not what became of it on the wire.
+            .map_err(|status| hooks.context.take_send_failure().unwrap_or(status));
         let result = verdict.and_then(|()| {
             exchange.response.take().ok_or_else(|| {
                 Status::internal(format!(

@@ -159,6 +159,17 @@ impl ServerBody {
             merge_trailers(trailers, &extra.lock());
         }
         if let Some(hooks) = self.hooks.take() {
+            if let Some(failure) = hooks.context.take_send_failure() {
+                // The status the send hook gave, not tonic's INTERNAL wrapping of it.
+                for reserved in ["grpc-status", "grpc-message", "grpc-status-details-bin"] {
+                    trailers.remove(reserved);
+                }
+                if failure.add_header(trailers).is_err() {
+                    Status::internal("a send hook's status cannot be sent as trailers")
+                        .add_header(trailers)
+                        .ok();
+                }
+            }
             merge_trailers(trailers, &hooks.context.trailers());
             let status = Status::from_header_map(trailers)
                 .unwrap_or_else(|| Status::internal("the response ended without a grpc-status"));

@@ -22,6 +22,9 @@ pub struct CallContext {
     headers: Mutex<MetadataMap>,
     trailers: Mutex<MetadataMap>,
     ended: AtomicBool,
+    /// The status a send hook failed with: tonic wraps an encoder's error in INTERNAL, so the
+    /// server's final trailers and the client's result put this one back.
+    send_failure: Mutex<Option<Status>>,
 }
 
 impl CallContext {
@@ -33,6 +36,7 @@ impl CallContext {
             headers: Mutex::default(),
             trailers: Mutex::default(),
             ended: AtomicBool::new(false),
+            send_failure: Mutex::default(),
         }
     }
 
@@ -56,6 +60,20 @@ impl CallContext {
     /// those received. Do not hold the guard across an `.await`.
     pub fn trailers(&self) -> MutexGuard<'_, MetadataMap> {
         self.trailers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn fail_send(&self, status: &Status) {
+        *self
+            .send_failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(status.clone());
+    }
+
+    pub(crate) fn take_send_failure(&self) -> Option<Status> {
+        self.send_failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
     }
 
     /// Marks the call ended; true the first time only, so the end hooks run once.
@@ -180,7 +198,9 @@ impl std::fmt::Debug for Next<'_> {
 ///
 /// Every method has a default that does nothing, so an interceptor implements only what it
 /// needs. Order: the first interceptor added is the outermost one: first to see the request
-/// and each received message, last to see the response, each sent message and the end.
+/// and every request message, last to see the response, every response message and the end.
+/// So on a server the outermost sees each received message first and each sent one last; on a
+/// client it sees each sent message (a request) first and each received one (a response) last.
 ///
 /// ```
 /// use greeter_runtime::interceptor::{AnyMessage, CallContext, CallInterceptor};

@@ -145,27 +145,42 @@ impl Hooks {
         }
     }
 
-    /// A received message travels inward: the outermost interceptor sees it first.
+    /// Runs `hook` over the chain in the order a message travelling `inward` meets it: inward
+    /// (toward the handler on a server, away from the caller on a client) the outermost
+    /// interceptor comes first; outward the innermost does.
+    fn each(
+        &self,
+        inward: bool,
+        mut hook: impl FnMut(&dyn CallInterceptor) -> Result<(), Status>,
+    ) -> Result<(), Status> {
+        if inward {
+            self.chain.iter().try_for_each(|i| hook(i.as_ref()))
+        } else {
+            self.chain.iter().rev().try_for_each(|i| hook(i.as_ref()))
+        }
+    }
+
+    /// A received message: a request travelling inward on a server, a response travelling
+    /// outward (back to the caller) on a client.
     pub(crate) fn on_receive<M: prost::Message + std::fmt::Debug + 'static>(
         &self,
         message: &mut M,
     ) -> Result<(), Status> {
         let mut message = AnyMessage::new(message, self.receive_type);
-        self.chain
-            .iter()
-            .try_for_each(|i| i.on_receive(&self.context, &mut message))
+        let inward = self.context.side() == Side::Server;
+        self.each(inward, |i| i.on_receive(&self.context, &mut message))
     }
 
-    /// A sent message travels outward: the innermost interceptor sees it first.
+    /// A sent message: a response travelling outward on a server, a request travelling
+    /// inward (from the caller to the network) on a client.
     pub(crate) fn on_send<M: prost::Message + std::fmt::Debug + 'static>(
         &self,
         message: &mut M,
     ) -> Result<(), Status> {
         let mut message = AnyMessage::new(message, self.send_type);
-        self.chain
-            .iter()
-            .rev()
-            .try_for_each(|i| i.on_send(&self.context, &mut message))
+        let inward = self.context.side() == Side::Client;
+        self.each(inward, |i| i.on_send(&self.context, &mut message))
+            .inspect_err(|status| self.context.fail_send(status))
     }
 
     /// Runs the end hooks, innermost first, unless they already ran for this call.
