@@ -24,7 +24,7 @@ impl Selector {
         match self {
             Self::Only(methods) => listed(methods),
             Self::Except(methods) => !listed(methods),
-            Self::When(predicate) => method.is_some_and(|m| predicate(m)),
+            Self::When(predicate) => method.is_some_and(predicate),
         }
     }
 }
