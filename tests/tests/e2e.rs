@@ -58,6 +58,18 @@ async fn all_four_modes_behave_as_designed() {
     let hello = client::say_hello(&mut client, "Ann").await.unwrap();
     assert_eq!(hello.message, "Hello Ann");
     assert_eq!(hello.headers.get("location").unwrap(), "BeiJing");
+    // The trailer comes apart from the headers, on a successful unary call.
+    let stamp = |trailers: &tonic::metadata::MetadataMap| -> u64 {
+        trailers
+            .get("timestamp")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert!(stamp(&hello.trailers) > 1_700_000_000);
+    assert!(hello.headers.get("timestamp").is_none());
 
     let replies = client::lots_of_replies(&mut client, "Bo").await.unwrap();
     assert_eq!(
@@ -74,6 +86,7 @@ async fn all_four_modes_behave_as_designed() {
     let bidi = client::bidi_lines(&mut client, lines).await.unwrap();
     assert_eq!(bidi.message, ["我好!", "在!", "hi"]);
     assert_eq!(bidi.headers.get("location").unwrap(), "BeiJing");
+    assert!(stamp(&bidi.trailers) >= stamp(&hello.trailers));
 }
 
 #[tokio::test]

@@ -141,6 +141,14 @@ async fn run() -> Result<Vec<String>, server::BoxError> {
     Ok(checks.failed)
 }
 
+/// Whether `trailers` carry a plausible `timestamp` (unix seconds, after 2023).
+fn has_timestamp(trailers: &tonic::metadata::MetadataMap) -> bool {
+    trailers
+        .get(server::TIMESTAMP_TRAILER)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        .is_some_and(|seconds| seconds > 1_700_000_000)
+}
+
 /// The four call kinds, succeeding.
 async fn calls(client: &mut GreeterClient, checks: &mut Checks) {
     println!("\n== say-hello --name world");
@@ -155,6 +163,14 @@ async fn calls(client: &mut GreeterClient, checks: &mut Checks) {
             "say-hello: location header",
             location,
             Some(server::DEFAULT_LOCATION),
+        );
+        checks.expect_eq(
+            "say-hello: timestamp trailer, apart from the headers",
+            (
+                has_timestamp(&reply.trailers),
+                reply.headers.contains_key(server::TIMESTAMP_TRAILER),
+            ),
+            (true, false),
         );
     }
 
@@ -190,6 +206,11 @@ async fn calls(client: &mut GreeterClient, checks: &mut Checks) {
         print_lines(&reply.lines("AI："));
         let expected = strings(&["我好!", "在!", "能听懂汉语!", "真的!"]);
         checks.expect_eq("bidi: replies", reply.message, expected);
+        checks.expect_eq(
+            "bidi: timestamp trailer",
+            has_timestamp(&reply.trailers),
+            true,
+        );
     }
 }
 

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use greeter_runtime::interceptors::{BearerToken, InvalidMetadata, StaticMetadata};
+use greeter_runtime::metadata::ResponseExt;
 use tokio_stream::{Stream, StreamExt};
 use tonic::metadata::MetadataMap;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
@@ -106,9 +107,10 @@ pub fn with_credentials(channel: Channel, token: &str) -> Result<GreeterClient, 
 pub struct Reply<T> {
     /// The reply text (one `String`), or the texts of a stream in order (`Vec<String>`).
     pub message: T,
-    /// Response headers. For unary and client-streaming calls tonic merges the trailers in here.
+    /// Response headers.
     pub headers: MetadataMap,
-    /// Response trailers of a server-streaming or bidi call (empty otherwise).
+    /// Response trailers, apart from the headers in every mode (the generated client keeps them
+    /// apart where tonic's unary path merges them).
     pub trailers: MetadataMap,
 }
 
@@ -160,11 +162,13 @@ pub async fn say_hello_request(
     client: &mut GreeterClient,
     request: Request<HelloRequest>,
 ) -> Result<Reply<String>, Status> {
-    let (headers, message, _) = client.say_hello(request).await?.into_parts();
+    let response = client.say_hello(request).await?;
+    let trailers = response.trailers().unwrap_or_default();
+    let (headers, message, _) = response.into_parts();
     Ok(Reply {
         message: message.reply,
         headers,
-        trailers: MetadataMap::new(),
+        trailers,
     })
 }
 
@@ -183,11 +187,13 @@ pub async fn lots_of_greetings(
     names: Vec<String>,
 ) -> Result<Reply<String>, Status> {
     let requests = tokio_stream::iter(names.into_iter().map(|name| HelloRequest { name }));
-    let (headers, message, _) = client.lots_of_greetings(requests).await?.into_parts();
+    let response = client.lots_of_greetings(requests).await?;
+    let trailers = response.trailers().unwrap_or_default();
+    let (headers, message, _) = response.into_parts();
     Ok(Reply {
         message: message.reply,
         headers,
-        trailers: MetadataMap::new(),
+        trailers,
     })
 }
 

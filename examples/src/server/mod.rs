@@ -19,7 +19,7 @@ use tonic::transport::{Identity, Server, ServerTlsConfig};
 pub use quota::Quota;
 pub use service::{
     GreeterService, LOCATION_HEADER, QUOTA_EXCEEDED_MESSAGE, REQUEST_ID_KEY, ResponseStream,
-    request_id,
+    TIMESTAMP_TRAILER, request_id,
 };
 
 use crate::pb::{self, greeter_server::GreeterServer};

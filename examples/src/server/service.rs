@@ -2,6 +2,7 @@
 
 use std::pin::Pin;
 
+use greeter_runtime::metadata::{ResponseExt, ResponseTrailers};
 use greeter_runtime::status::{ErrorDetails, StatusExt};
 use tokio_stream::{Stream, StreamExt};
 use tonic::metadata::errors::InvalidMetadataValue;
@@ -19,6 +20,9 @@ pub const QUOTA_EXCEEDED_MESSAGE: &str = "Request limit exceeded.";
 /// Response header naming where the server runs.
 pub const LOCATION_HEADER: &str = "location";
 
+/// Response trailer of `SayHello` and `BidiHello`: when the call ended, in unix seconds.
+pub const TIMESTAMP_TRAILER: &str = "timestamp";
+
 /// Optional request metadata of `SayHello`: a client-chosen int64 that identifies the call in
 /// the server's logs.
 pub const REQUEST_ID_KEY: &str = "request-id";
@@ -33,9 +37,9 @@ pub type ResponseStream =
 /// Authentication is not its concern: the server installs the
 /// [`BearerAuth`](greeter_runtime::interceptors::BearerAuth) interceptor in front of it.
 ///
-/// The design also asks for a `timestamp` response trailer on `SayHello` and `BidiHello`. A tonic
-/// handler cannot set trailers on a successful call (only the `Status` of a failed call carries
-/// metadata into the trailers), so that waits for the generator's typed trailer support.
+/// `SayHello` and `BidiHello` also send a `timestamp` trailer on success, which plain tonic
+/// cannot: the handler attaches [`ResponseTrailers`] to its response and the generated server
+/// sends them with the final status.
 #[derive(Debug)]
 pub struct GreeterService {
     location: AsciiMetadataValue,
@@ -104,9 +108,11 @@ impl Greeter for GreeterService {
         if !self.quota.try_acquire(&name) {
             return Err(self.quota_exceeded(&name));
         }
-        Ok(self.with_location(HelloResponse {
+        let mut response = self.with_location(HelloResponse {
             reply: text::hello(&name),
-        }))
+        });
+        stamp(&response.trailers_mut());
+        Ok(response)
     }
 
     type LotsOfRepliesStream = ResponseStream;
@@ -143,13 +149,34 @@ impl Greeter for GreeterService {
         request: Request<Streaming<HelloRequest>>,
     ) -> Result<Response<Self::BidiHelloStream>, Status> {
         tracing::info!("BidiHello");
-        let replies = request.into_inner().map(|request| {
-            request.map(|request| HelloResponse {
-                reply: text::bidi_reply(&request.name),
+        let trailers = ResponseTrailers::new();
+        let stamp_at_end = trailers.clone();
+        let replies = request
+            .into_inner()
+            .map(|request| {
+                request.map(|request| HelloResponse {
+                    reply: text::bidi_reply(&request.name),
+                })
             })
-        });
-        Ok(self.with_location(Box::pin(replies)))
+            // The timestamp says when the conversation ended: stamped after the last reply.
+            .chain(tokio_stream::iter(std::iter::from_fn(move || {
+                stamp(&stamp_at_end);
+                None
+            })));
+        let mut response = self.with_location(Box::pin(replies) as ResponseStream);
+        response.extensions_mut().insert(trailers);
+        Ok(response)
     }
+}
+
+/// Sets the `timestamp` trailer to now, in unix seconds.
+fn stamp(trailers: &ResponseTrailers) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs());
+    trailers
+        .lock()
+        .insert(TIMESTAMP_TRAILER, AsciiMetadataValue::from(now));
 }
 
 #[cfg(test)]
@@ -189,6 +216,15 @@ mod tests {
         let response = service.say_hello(hello()).await.unwrap();
         assert_eq!(response.get_ref().reply, "Hello Tom");
         assert_eq!(response.metadata().get(LOCATION_HEADER).unwrap(), "BeiJing");
+        let trailers = response.trailers().unwrap();
+        let stamped: u64 = trailers
+            .get(TIMESTAMP_TRAILER)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(stamped > 1_700_000_000, "{stamped}");
 
         let status = service.say_hello(hello()).await.unwrap_err();
         assert_eq!(status.code(), Code::ResourceExhausted);
