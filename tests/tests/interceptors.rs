@@ -664,3 +664,73 @@ async fn a_panicking_interceptor_does_not_take_the_server_down() {
         .reply;
     assert_eq!(reply, "hello after");
 }
+
+/// Counts head runs and lets only calls with `x-key: open` through.
+#[derive(Default)]
+struct Gate(AtomicUsize);
+
+impl greeter_runtime::HeadInterceptor for Gate {
+    fn head<'a>(&'a self, head: &'a mut Head<'_>) -> InterceptFuture<'a> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        let open = head.metadata().get("x-key").is_some_and(|v| v == "open");
+        Box::pin(std::future::ready(if open {
+            Ok(())
+        } else {
+            Err(Status::unauthenticated("closed"))
+        }))
+    }
+}
+
+#[tokio::test]
+async fn the_head_layer_guards_every_path_and_runs_once_per_call() {
+    let gate = Arc::new(Gate::default());
+    let chain = Interceptors::new().with_shared_head(gate.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let greeter = GreeterServer::new(Counted::default()).with_interceptors(chain.clone());
+    tokio::spawn(
+        Server::builder()
+            .layer(chain.head_layer(&[greeter_methods::METHODS]))
+            .add_service(greeter)
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+
+    // A path no service has: the layer answers before routing.
+    let mut raw = tonic::client::Grpc::new(channel.clone());
+    let unknown = |key: Option<&'static str>| {
+        let mut request = Request::new(hello("x"));
+        if let Some(key) = key {
+            request.metadata_mut().insert("x-key", key.parse().unwrap());
+        }
+        request
+    };
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static("/nowhere.v1.Nothing/Call");
+    let codec = tonic_prost::ProstCodec::<HelloRequest, HelloResponse>::default();
+    raw.ready().await.unwrap();
+    let status = raw
+        .unary(unknown(None), path.clone(), codec)
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    raw.ready().await.unwrap();
+    let codec = tonic_prost::ProstCodec::<HelloRequest, HelloResponse>::default();
+    let status = raw
+        .unary(unknown(Some("open")), path, codec)
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unimplemented);
+    assert_eq!(gate.0.swap(0, Ordering::SeqCst), 2);
+
+    // The Greeter carries the same chain: the layer ran it, the server does not run it again.
+    let mut greeter = GreeterClient::new(channel).with_head_interceptor(|head: &mut Head<'_>| {
+        head.metadata_mut().insert("x-key", "open".parse().unwrap());
+        Ok(())
+    });
+    greeter.say_hello(hello("once")).await.unwrap();
+    assert_eq!(gate.0.load(Ordering::SeqCst), 1);
+}
