@@ -1,0 +1,446 @@
+//! A foreign peer: grpcio (Python, the C-core stack) calls the golden Greeter in all four modes
+//! and must see the trailers a handler and a call interceptor attach on success, with the
+//! response headers apart from them.
+//!
+//! The test installs its own Python peer: a venv under the cargo target dir with a pinned grpcio,
+//! made once (atomically, so parallel runs are safe) and reused. `python3` with `venv` and `pip`
+//! is required; without it the test fails rather than skips.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::process::{Command, Output};
+use std::time::Instant;
+
+use greeter_runtime::interceptor::{Call, CallInterceptor, InterceptFuture, Next};
+use greeter_runtime::metadata::ResponseExt;
+use greeter_tests::greeter::greeter_server::{Greeter, GreeterServer};
+use greeter_tests::greeter::{HelloRequest, HelloResponse};
+use tokio_stream::{Stream, StreamExt};
+use tonic::transport::Server;
+use tonic::{Request, Response, Status, Streaming};
+
+/// The grpcio the peer runs; the venv's name carries it, so a new pin makes a new venv.
+const GRPCIO: &str = "1.80.0";
+
+const CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/python/trailers_client.py");
+
+type ReplyStream = Pin<Box<dyn Stream<Item = Result<HelloResponse, Status>> + Send>>;
+
+/// Every handler sets a response header and a trailer, both naming the handler.
+struct Stamped;
+
+fn stamp<T>(mut response: Response<T>, handler: &'static str) -> Response<T> {
+    response
+        .metadata_mut()
+        .insert("x-handler-header", handler.parse().unwrap());
+    response
+        .trailers_mut()
+        .lock()
+        .insert("x-handler", handler.parse().unwrap());
+    response
+}
+
+impl Greeter for Stamped {
+    async fn say_hello(
+        &self,
+        request: Request<HelloRequest>,
+    ) -> Result<Response<HelloResponse>, Status> {
+        let reply = format!("hello {}", request.into_inner().name);
+        Ok(stamp(Response::new(HelloResponse { reply }), "say_hello"))
+    }
+
+    type LotsOfRepliesStream = ReplyStream;
+
+    async fn lots_of_replies(
+        &self,
+        request: Request<HelloRequest>,
+    ) -> Result<Response<ReplyStream>, Status> {
+        let count: usize = request.into_inner().name.parse().unwrap_or(1);
+        let replies = (0..count).map(|i| {
+            Ok(HelloResponse {
+                reply: format!("reply {i}"),
+            })
+        });
+        let stream = Box::pin(tokio_stream::iter(replies)) as ReplyStream;
+        Ok(stamp(Response::new(stream), "lots_of_replies"))
+    }
+
+    async fn lots_of_greetings(
+        &self,
+        request: Request<Streaming<HelloRequest>>,
+    ) -> Result<Response<HelloResponse>, Status> {
+        let mut stream = request.into_inner();
+        let mut names = Vec::new();
+        while let Some(request) = stream.next().await {
+            names.push(request?.name);
+        }
+        let reply = format!("hello {}", names.join(" "));
+        Ok(stamp(
+            Response::new(HelloResponse { reply }),
+            "lots_of_greetings",
+        ))
+    }
+
+    type BidiHelloStream = ReplyStream;
+
+    async fn bidi_hello(
+        &self,
+        request: Request<Streaming<HelloRequest>>,
+    ) -> Result<Response<ReplyStream>, Status> {
+        let replies = request.into_inner().map(|request| {
+            request.map(|r| HelloResponse {
+                reply: format!("hi {}", r.name),
+            })
+        });
+        let stream = Box::pin(replies) as ReplyStream;
+        Ok(stamp(Response::new(stream), "bidi_hello"))
+    }
+}
+
+/// Puts the call's kind into the trailers (`x-kind`) and the headers (`x-kind-header`).
+struct StampKind;
+
+impl CallInterceptor for StampKind {
+    fn call<'a>(&'a self, call: &'a mut Call<'_>, next: Next<'a>) -> InterceptFuture<'a> {
+        Box::pin(async move {
+            let kind = call.method().kind().as_str();
+            call.context()
+                .trailers()
+                .insert("x-kind", kind.parse().unwrap());
+            call.context()
+                .headers()
+                .insert("x-kind-header", kind.parse().unwrap());
+            next.run(call).await
+        })
+    }
+}
+
+async fn serve(server: GreeterServer<Stamped>) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(
+        Server::builder()
+            .add_service(server)
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    addr
+}
+
+fn run(command: &mut Command, what: &str) -> Output {
+    let output = command.output().unwrap_or_else(|error| {
+        panic!(
+            "{what}: cannot run {command:?}: {error} (this test needs python3 with venv and pip)"
+        )
+    });
+    assert!(
+        output.status.success(),
+        "{what}: {command:?} failed ({})\n--- stdout\n{}\n--- stderr\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    output
+}
+
+fn imports_grpcio(python: &Path) -> bool {
+    Command::new(python)
+        .args([
+            "-c",
+            "import grpc, sys; sys.exit(grpc.__version__ != sys.argv[1])",
+        ])
+        .arg(GRPCIO)
+        .output()
+        .is_ok_and(|output| output.status.success())
+}
+
+/// The venv's interpreter, with grpcio installed. A venv is built in a directory of its own
+/// and renamed into place, so a concurrent run sees either no venv or a complete one.
+fn python_with_grpcio() -> PathBuf {
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let venv = tmp.join(format!("py-peer-venv-grpcio-{GRPCIO}"));
+    let python = venv.join("bin").join("python");
+    if imports_grpcio(&python) {
+        return python;
+    }
+    if venv.exists() {
+        // Left by something else than the rename below (say, a moved base interpreter).
+        let _ = std::fs::remove_dir_all(&venv);
+    }
+
+    let staging = tmp.join(format!("py-peer-venv-staging-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(tmp).unwrap();
+    let python3 = std::env::var_os("PYTHON3").unwrap_or_else(|| "python3".into());
+    run(
+        Command::new(&python3).args(["-m", "venv"]).arg(&staging),
+        "creating the Python venv",
+    );
+    let started = Instant::now();
+    run(
+        Command::new(staging.join("bin").join("python"))
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-input",
+            ])
+            .arg(format!("grpcio=={GRPCIO}")),
+        "installing grpcio",
+    );
+    eprintln!(
+        "python_peer: installed grpcio {GRPCIO} in {:.1?}",
+        started.elapsed()
+    );
+
+    if let Err(error) = std::fs::rename(&staging, &venv) {
+        // Another run won the race: use its venv.
+        let _ = std::fs::remove_dir_all(&staging);
+        assert!(
+            imports_grpcio(&python),
+            "cannot move the venv into {}: {error}",
+            venv.display()
+        );
+    }
+    assert!(
+        imports_grpcio(&python),
+        "grpcio {GRPCIO} does not import from {}",
+        venv.display()
+    );
+    python
+}
+
+/// The JSON the Python client prints: just what `json.dumps` makes of strings, lists and
+/// objects.
+#[derive(Debug, PartialEq)]
+enum Json {
+    String(String),
+    Array(Vec<Json>),
+    Object(BTreeMap<String, Json>),
+}
+
+impl Json {
+    fn parse(text: &str) -> Json {
+        let mut parser = JsonParser {
+            chars: text.chars().collect(),
+            at: 0,
+        };
+        let value = parser.value();
+        parser.space();
+        assert_eq!(parser.at, parser.chars.len(), "trailing input in {text}");
+        value
+    }
+
+    fn get(&self, key: &str) -> &Json {
+        match self {
+            Json::Object(map) => map
+                .get(key)
+                .unwrap_or_else(|| panic!("no {key:?} in {self:?}")),
+            _ => panic!("not an object: {self:?}"),
+        }
+    }
+
+    fn str(&self) -> &str {
+        match self {
+            Json::String(s) => s,
+            _ => panic!("not a string: {self:?}"),
+        }
+    }
+
+    fn strings(&self) -> Vec<&str> {
+        match self {
+            Json::Array(items) => items.iter().map(Json::str).collect(),
+            _ => panic!("not an array: {self:?}"),
+        }
+    }
+
+    fn string_map(&self) -> BTreeMap<&str, &str> {
+        match self {
+            Json::Object(map) => map.iter().map(|(k, v)| (k.as_str(), v.str())).collect(),
+            _ => panic!("not an object: {self:?}"),
+        }
+    }
+}
+
+struct JsonParser {
+    chars: Vec<char>,
+    at: usize,
+}
+
+impl JsonParser {
+    fn space(&mut self) {
+        while self.chars.get(self.at).is_some_and(|c| c.is_whitespace()) {
+            self.at += 1;
+        }
+    }
+
+    fn next(&mut self) -> char {
+        let c = *self.chars.get(self.at).expect("unexpected end of JSON");
+        self.at += 1;
+        c
+    }
+
+    fn expect(&mut self, want: char) {
+        self.space();
+        let got = self.next();
+        assert_eq!(got, want, "JSON: expected {want:?} at {}", self.at - 1);
+    }
+
+    /// After an opening bracket: true (and consumes it) if the closing one comes next.
+    fn closes(&mut self, close: char) -> bool {
+        self.space();
+        let closes = self.chars.get(self.at) == Some(&close);
+        if closes {
+            self.at += 1;
+        }
+        closes
+    }
+
+    fn value(&mut self) -> Json {
+        self.space();
+        match self.chars.get(self.at) {
+            Some('"') => Json::String(self.string()),
+            Some('[') => {
+                self.at += 1;
+                let mut items = Vec::new();
+                if !self.closes(']') {
+                    loop {
+                        items.push(self.value());
+                        if self.closes(']') {
+                            break;
+                        }
+                        self.expect(',');
+                    }
+                }
+                Json::Array(items)
+            }
+            Some('{') => {
+                self.at += 1;
+                let mut map = BTreeMap::new();
+                if !self.closes('}') {
+                    loop {
+                        self.space();
+                        let key = self.string();
+                        self.expect(':');
+                        let value = self.value();
+                        assert!(map.insert(key, value).is_none(), "JSON: duplicate key");
+                        if self.closes('}') {
+                            break;
+                        }
+                        self.expect(',');
+                    }
+                }
+                Json::Object(map)
+            }
+            other => panic!("JSON: unexpected {other:?} at {}", self.at),
+        }
+    }
+
+    fn hex4(&mut self) -> u32 {
+        let digits: String = (0..4).map(|_| self.next()).collect();
+        u32::from_str_radix(&digits, 16).expect("JSON: bad \\u escape")
+    }
+
+    fn string(&mut self) -> String {
+        self.expect('"');
+        let mut out = String::new();
+        loop {
+            match self.next() {
+                '"' => return out,
+                '\\' => match self.next() {
+                    '"' => out.push('"'),
+                    '\\' => out.push('\\'),
+                    '/' => out.push('/'),
+                    'b' => out.push('\u{8}'),
+                    'f' => out.push('\u{c}'),
+                    'n' => out.push('\n'),
+                    'r' => out.push('\r'),
+                    't' => out.push('\t'),
+                    'u' => {
+                        let mut code = self.hex4();
+                        if (0xD800..0xDC00).contains(&code) {
+                            assert_eq!(
+                                (self.next(), self.next()),
+                                ('\\', 'u'),
+                                "JSON: lone surrogate"
+                            );
+                            let low = self.hex4();
+                            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+                        }
+                        out.push(char::from_u32(code).expect("JSON: bad code point"));
+                    }
+                    other => panic!("JSON: bad escape \\{other}"),
+                },
+                c => out.push(c),
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn trailers_on_success_reach_a_grpcio_client_in_all_four_modes() {
+    let python = tokio::task::spawn_blocking(python_with_grpcio)
+        .await
+        .unwrap();
+    let addr = serve(GreeterServer::new(Stamped).with_call_interceptor(StampKind)).await;
+
+    let output = tokio::task::spawn_blocking(move || {
+        run(
+            Command::new(&python).arg(CLIENT).arg(addr.to_string()),
+            "the grpcio client",
+        )
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    eprintln!("python_peer: grpcio saw\n{stdout}");
+
+    let records: Vec<Json> = stdout.lines().map(Json::parse).collect();
+    let want = [
+        ("unary", "say_hello", vec!["hello ann"]),
+        (
+            "server_streaming",
+            "lots_of_replies",
+            vec!["reply 0", "reply 1", "reply 2"],
+        ),
+        ("client_streaming", "lots_of_greetings", vec!["hello a b c"]),
+        ("bidi_streaming", "bidi_hello", vec!["hi x", "hi y"]),
+    ];
+    assert_eq!(records.len(), want.len(), "one line per mode:\n{stdout}");
+
+    for (record, (kind, handler, replies)) in records.iter().zip(want) {
+        assert_eq!(record.get("mode").str(), kind);
+        assert_eq!(record.get("code").str(), "OK", "{kind}");
+        assert_eq!(record.get("replies").strings(), replies, "{kind}");
+
+        // The trailers are exactly the two set on success; grpcio keeps grpc-status to itself.
+        let trailers = record.get("trailers").string_map();
+        assert_eq!(
+            trailers,
+            BTreeMap::from([("x-handler", handler), ("x-kind", kind)]),
+            "{kind}: trailers"
+        );
+
+        // The headers hold both headers and neither trailer.
+        let headers = record.get("headers").string_map();
+        assert_eq!(
+            headers.get("x-handler-header"),
+            Some(&handler),
+            "{kind}: {headers:?}"
+        );
+        assert_eq!(
+            headers.get("x-kind-header"),
+            Some(&kind),
+            "{kind}: {headers:?}"
+        );
+        for trailer in ["x-kind", "x-handler", "grpc-status", "grpc-message"] {
+            assert!(
+                !headers.contains_key(trailer),
+                "{kind}: {trailer} in headers {headers:?}"
+            );
+        }
+    }
+}
