@@ -74,6 +74,12 @@ pub struct ServiceNames {
     pub client_module: String,
     /// The module holding the method descriptions, e.g. `greeter_methods`.
     pub methods_module: String,
+    /// The module holding the typed per-method hooks, e.g. `greeter_hooks`.
+    pub hooks_module: String,
+    /// The typed hooks trait, e.g. `GreeterHooks`.
+    pub hooks_trait: String,
+    /// Which hook sees which method's messages, e.g. `GreeterHookRoutes`.
+    pub hook_routes: String,
 }
 
 impl ServiceNames {
@@ -88,6 +94,9 @@ impl ServiceNames {
             server_module: format!("{snake}_server"),
             client_module: format!("{snake}_client"),
             methods_module: format!("{snake}_methods"),
+            hooks_module: format!("{snake}_hooks"),
+            hooks_trait: format!("{camel}Hooks"),
+            hook_routes: format!("{camel}HookRoutes"),
         }
     }
 }
@@ -101,24 +110,43 @@ pub struct MethodNames {
     pub constant: String,
     /// Associated stream type for server-streaming methods, e.g. `LotsOfRepliesStream`.
     pub stream: String,
+    /// The hook that sees each request message, e.g. `say_hello` (the function's name).
+    pub request_hook: String,
+    /// The hook that sees each response message, e.g. `say_hello_response`.
+    pub response_hook: String,
 }
 
 /// Gives every method of one service its names, making them unique: two proto methods whose
-/// names differ only in case (`Get` and `get`) would otherwise collide in Rust.
+/// names differ only in case (`Get` and `get`) would otherwise collide in Rust, and neither may a
+/// response hook (`get_response`) and another method's request hook (`GetResponse`).
 pub fn method_names<'a>(proto_names: impl IntoIterator<Item = &'a str>) -> Vec<MethodNames> {
     let mut taken_functions: Vec<String> = Vec::new();
     let mut taken_constants: Vec<String> =
         RESERVED_CONSTANTS.iter().map(|c| c.to_string()).collect();
-    let mut names = Vec::new();
-    for proto_name in proto_names {
-        let function = unique(snake(proto_name), &mut taken_functions);
-        let constant = unique(shouty(proto_name), &mut taken_constants);
-        let camel = function.trim_start_matches("r#").to_upper_camel_case();
-        names.push(MethodNames {
-            stream: format!("{camel}Stream"),
-            function,
-            constant,
-        });
+    let mut names: Vec<MethodNames> = proto_names
+        .into_iter()
+        .map(|proto_name| {
+            let function = unique(snake(proto_name), &mut taken_functions);
+            let constant = unique(shouty(proto_name), &mut taken_constants);
+            let camel = function.trim_start_matches("r#").to_upper_camel_case();
+            MethodNames {
+                stream: format!("{camel}Stream"),
+                request_hook: function.clone(),
+                response_hook: String::new(),
+                function,
+                constant,
+            }
+        })
+        .collect();
+    // Request hooks are the functions' names; response hooks yield to all of them.
+    let mut taken_hooks = taken_functions;
+    for method in &mut names {
+        // `self_` (a keyword escaped) gives `self_response`, not `self__response`.
+        let base = method
+            .function
+            .trim_start_matches("r#")
+            .trim_end_matches('_');
+        method.response_hook = unique(format!("{base}_response"), &mut taken_hooks);
     }
     names
 }
@@ -202,5 +230,28 @@ mod tests {
         assert_eq!(constants, ["GET", "GET_2", "TYPE", "METHODS_2", "SELF"]);
         assert_eq!(names[2].stream, "TypeStream");
         assert_eq!(names[4].stream, "SelfStream");
+    }
+
+    #[test]
+    fn hook_names_are_unique_per_service() {
+        let names = method_names(["GetResponse", "Get", "type", "Type", "Self"]);
+        let hooks: Vec<_> = names
+            .iter()
+            .map(|n| (n.request_hook.as_str(), n.response_hook.as_str()))
+            .collect();
+        assert_eq!(
+            hooks,
+            [
+                ("get_response", "get_response_response"),
+                ("get", "get_response_2"),
+                ("r#type", "type_response"),
+                ("type_2", "type_2_response"),
+                ("self_", "self_response"),
+            ]
+        );
+        let names = ServiceNames::new("Greeter");
+        assert_eq!(names.hooks_module, "greeter_hooks");
+        assert_eq!(names.hooks_trait, "GreeterHooks");
+        assert_eq!(names.hook_routes, "GreeterHookRoutes");
     }
 }

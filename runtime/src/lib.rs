@@ -22,6 +22,7 @@
 #![deny(missing_docs, unreachable_pub)]
 
 mod codegen;
+pub mod hooks;
 pub mod interceptor;
 pub mod interceptors;
 pub mod metadata;
@@ -57,6 +58,10 @@ pub mod __codegen {
     pub use std::future::ready;
     pub use std::marker::{Send, Sync};
     pub use std::result::Result;
+
+    // Typed per-method hooks (`<service>_hooks`).
+    pub use crate::hooks::{HookRoutes, HooksInterceptor, hook};
+    pub use crate::interceptor::{AnyMessage, CallContext};
 
     pub use crate::{
         CallInterceptor, HeadInterceptor, Idempotency, Interceptors, MethodInfo, Routes,

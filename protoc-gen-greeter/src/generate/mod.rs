@@ -10,6 +10,7 @@
 //! is held at once.
 
 mod client;
+mod hooks;
 mod methods;
 mod package;
 mod server;

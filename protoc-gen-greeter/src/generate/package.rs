@@ -12,7 +12,7 @@ use quote::quote;
 
 use super::{
     CODEGEN_VERSION, Context, DEFAULT_PACKAGE_FILE, GENERATOR_VERSION, GeneratedFile, PackagePlan,
-    client, methods, panic_message, server,
+    client, hooks, methods, panic_message, server,
 };
 use crate::descriptors::Descriptors;
 use crate::error::Error;
@@ -193,5 +193,9 @@ fn generate_service(cx: &Context<'_>, service: &Service) -> TokenStream {
         .options
         .client
         .then(|| client::generate_client(cx, service));
-    quote! { #methods #server #client }
+    // Hooks serve both sides, so they come with either.
+    let hooks = (cx.options.server || cx.options.client)
+        .then(|| hooks::generate_hooks(cx, service))
+        .flatten();
+    quote! { #methods #server #client #hooks }
 }

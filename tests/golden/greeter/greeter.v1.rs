@@ -336,3 +336,130 @@ pub mod greeter_client {
         }
     }
 }
+/// Typed per-method hooks of `greeter.v1.Greeter`, installed as one call interceptor.
+pub mod greeter_hooks {
+    use ::greeter_runtime::__codegen as rt;
+    /// Typed hooks on the messages of `greeter.v1.Greeter`: per method one that sees each request and one that sees each response, in place, and may change it or end the call with an error. Every hook does nothing unless implemented. Install an implementation with `with_call_interceptor(intercept(hooks))` on a generated server or client.
+    ///
+    /// A server's hooks see requests as they arrive, before the handler, and responses before they are sent; a client's see requests before they are sent and responses as they arrive (`context.side()` tells which). Hooks run as each message is decoded or encoded, so they are not async (`greeter_runtime::hooks`).
+    #[allow(unused_variables)]
+    pub trait GreeterHooks: rt::Send + rt::Sync + 'static {
+        /// Sees the request of `SayHello`.
+        fn say_hello(
+            &self,
+            context: &rt::CallContext,
+            request: &mut super::HelloRequest,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees the response of `SayHello`.
+        fn say_hello_response(
+            &self,
+            context: &rt::CallContext,
+            response: &mut super::HelloResponse,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees the request of `LotsOfReplies`.
+        fn lots_of_replies(
+            &self,
+            context: &rt::CallContext,
+            request: &mut super::HelloRequest,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees each response of `LotsOfReplies`.
+        fn lots_of_replies_response(
+            &self,
+            context: &rt::CallContext,
+            response: &mut super::HelloResponse,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees each request of `LotsOfGreetings`.
+        fn lots_of_greetings(
+            &self,
+            context: &rt::CallContext,
+            request: &mut super::HelloRequest,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees the response of `LotsOfGreetings`.
+        fn lots_of_greetings_response(
+            &self,
+            context: &rt::CallContext,
+            response: &mut super::HelloResponse,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees each request of `BidiHello`.
+        fn bidi_hello(
+            &self,
+            context: &rt::CallContext,
+            request: &mut super::HelloRequest,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees each response of `BidiHello`.
+        fn bidi_hello_response(
+            &self,
+            context: &rt::CallContext,
+            response: &mut super::HelloResponse,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+    }
+    /// Runs `hooks` as a call interceptor: `GreeterServer::new(handler).with_call_interceptor(intercept(hooks))`, or the same on a `GreeterClient`.
+    pub fn intercept<H: GreeterHooks>(
+        hooks: H,
+    ) -> rt::HooksInterceptor<H, GreeterHookRoutes> {
+        rt::HooksInterceptor::new(hooks)
+    }
+    /// Which hook of a [`GreeterHooks`] implementation sees which message of `greeter.v1.Greeter`.
+    #[derive(Debug, Clone, Copy)]
+    pub struct GreeterHookRoutes;
+    impl<H: GreeterHooks> rt::HookRoutes<H> for GreeterHookRoutes {
+        fn request(
+            hooks: &H,
+            context: &rt::CallContext,
+            message: &mut rt::AnyMessage<'_>,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            match context.method().path() {
+                "/greeter.v1.Greeter/SayHello" => {
+                    rt::hook(H::say_hello, hooks, context, message)
+                }
+                "/greeter.v1.Greeter/LotsOfReplies" => {
+                    rt::hook(H::lots_of_replies, hooks, context, message)
+                }
+                "/greeter.v1.Greeter/LotsOfGreetings" => {
+                    rt::hook(H::lots_of_greetings, hooks, context, message)
+                }
+                "/greeter.v1.Greeter/BidiHello" => {
+                    rt::hook(H::bidi_hello, hooks, context, message)
+                }
+                _ => Ok(()),
+            }
+        }
+        fn response(
+            hooks: &H,
+            context: &rt::CallContext,
+            message: &mut rt::AnyMessage<'_>,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            match context.method().path() {
+                "/greeter.v1.Greeter/SayHello" => {
+                    rt::hook(H::say_hello_response, hooks, context, message)
+                }
+                "/greeter.v1.Greeter/LotsOfReplies" => {
+                    rt::hook(H::lots_of_replies_response, hooks, context, message)
+                }
+                "/greeter.v1.Greeter/LotsOfGreetings" => {
+                    rt::hook(H::lots_of_greetings_response, hooks, context, message)
+                }
+                "/greeter.v1.Greeter/BidiHello" => {
+                    rt::hook(H::bidi_hello_response, hooks, context, message)
+                }
+                _ => Ok(()),
+            }
+        }
+    }
+}

@@ -168,3 +168,64 @@ pub mod versions_client {
         }
     }
 }
+/// Typed per-method hooks of `stress.api.Versions`, installed as one call interceptor.
+pub mod versions_hooks {
+    use ::greeter_runtime::__codegen as rt;
+    /// Typed hooks on the messages of `stress.api.Versions`: per method one that sees each request and one that sees each response, in place, and may change it or end the call with an error. Every hook does nothing unless implemented. Install an implementation with `with_call_interceptor(intercept(hooks))` on a generated server or client.
+    ///
+    /// A server's hooks see requests as they arrive, before the handler, and responses before they are sent; a client's see requests before they are sent and responses as they arrive (`context.side()` tells which). Hooks run as each message is decoded or encoded, so they are not async (`greeter_runtime::hooks`).
+    #[allow(unused_variables)]
+    pub trait VersionsHooks: rt::Send + rt::Sync + 'static {
+        /// Sees the request of `Current`.
+        fn current(
+            &self,
+            context: &rt::CallContext,
+            request: &mut super::Version,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees the response of `Current`.
+        fn current_response(
+            &self,
+            context: &rt::CallContext,
+            response: &mut super::Version,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+    }
+    /// Runs `hooks` as a call interceptor: `VersionsServer::new(handler).with_call_interceptor(intercept(hooks))`, or the same on a `VersionsClient`.
+    pub fn intercept<H: VersionsHooks>(
+        hooks: H,
+    ) -> rt::HooksInterceptor<H, VersionsHookRoutes> {
+        rt::HooksInterceptor::new(hooks)
+    }
+    /// Which hook of a [`VersionsHooks`] implementation sees which message of `stress.api.Versions`.
+    #[derive(Debug, Clone, Copy)]
+    pub struct VersionsHookRoutes;
+    impl<H: VersionsHooks> rt::HookRoutes<H> for VersionsHookRoutes {
+        fn request(
+            hooks: &H,
+            context: &rt::CallContext,
+            message: &mut rt::AnyMessage<'_>,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            match context.method().path() {
+                "/stress.api.Versions/Current" => {
+                    rt::hook(H::current, hooks, context, message)
+                }
+                _ => Ok(()),
+            }
+        }
+        fn response(
+            hooks: &H,
+            context: &rt::CallContext,
+            message: &mut rt::AnyMessage<'_>,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            match context.method().path() {
+                "/stress.api.Versions/Current" => {
+                    rt::hook(H::current_response, hooks, context, message)
+                }
+                _ => Ok(()),
+            }
+        }
+    }
+}

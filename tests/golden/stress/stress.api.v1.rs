@@ -561,6 +561,246 @@ pub mod everything_client {
         }
     }
 }
+/// Typed per-method hooks of `stress.api.v1.Everything`, installed as one call interceptor.
+pub mod everything_hooks {
+    #![allow(deprecated)]
+    use ::greeter_runtime::__codegen as rt;
+    /// Typed hooks on the messages of `stress.api.v1.Everything`: per method one that sees each request and one that sees each response, in place, and may change it or end the call with an error. Every hook does nothing unless implemented. Install an implementation with `with_call_interceptor(intercept(hooks))` on a generated server or client.
+    ///
+    /// A server's hooks see requests as they arrive, before the handler, and responses before they are sent; a client's see requests before they are sent and responses as they arrive (`context.side()` tells which). Hooks run as each message is decoded or encoded, so they are not async (`greeter_runtime::hooks`).
+    #[allow(unused_variables)]
+    pub trait EverythingHooks: rt::Send + rt::Sync + 'static {
+        /// Sees the request of `Ping`.
+        fn ping(
+            &self,
+            context: &rt::CallContext,
+            request: &mut (),
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees the response of `Ping`.
+        fn ping_response(
+            &self,
+            context: &rt::CallContext,
+            response: &mut ::prost_types::Timestamp,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees the request of `List`.
+        fn list(
+            &self,
+            context: &rt::CallContext,
+            request: &mut super::super::super::common::v1::Page,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees each response of `List`.
+        fn list_response(
+            &self,
+            context: &rt::CallContext,
+            response: &mut super::Item,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees each request of `Upload`.
+        fn upload(
+            &self,
+            context: &rt::CallContext,
+            request: &mut super::Item,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees the response of `Upload`.
+        fn upload_response(
+            &self,
+            context: &rt::CallContext,
+            response: &mut super::super::super::common::v1::Page,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees each request of `Chat`.
+        fn chat(
+            &self,
+            context: &rt::CallContext,
+            request: &mut super::super::super::common::v1::HttpRequest,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees each response of `Chat`.
+        fn chat_response(
+            &self,
+            context: &rt::CallContext,
+            response: &mut super::super::super::common::v1::HttpRequest,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees the request of `OldPing`.
+        #[deprecated]
+        fn old_ping(
+            &self,
+            context: &rt::CallContext,
+            request: &mut (),
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees the response of `OldPing`.
+        #[deprecated]
+        fn old_ping_response(
+            &self,
+            context: &rt::CallContext,
+            response: &mut (),
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees the request of `Type`.
+        fn r#type(
+            &self,
+            context: &rt::CallContext,
+            request: &mut super::super::super::r#type::Kind,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees the response of `Type`.
+        fn type_response(
+            &self,
+            context: &rt::CallContext,
+            response: &mut super::super::super::r#type::Kind,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees the request of `type`.
+        fn type_2(
+            &self,
+            context: &rt::CallContext,
+            request: &mut super::super::super::r#type::Kind,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees the response of `type`.
+        fn type_2_response(
+            &self,
+            context: &rt::CallContext,
+            response: &mut super::super::super::r#type::Kind,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees the request of `Self`.
+        fn self_(
+            &self,
+            context: &rt::CallContext,
+            request: &mut super::Item,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees the response of `Self`.
+        fn self_response(
+            &self,
+            context: &rt::CallContext,
+            response: &mut super::Item,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees the request of `Async`.
+        fn r#async(
+            &self,
+            context: &rt::CallContext,
+            request: &mut super::Item,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees the response of `Async`.
+        fn async_response(
+            &self,
+            context: &rt::CallContext,
+            response: &mut super::Item,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+    }
+    /// Runs `hooks` as a call interceptor: `EverythingServer::new(handler).with_call_interceptor(intercept(hooks))`, or the same on a `EverythingClient`.
+    pub fn intercept<H: EverythingHooks>(
+        hooks: H,
+    ) -> rt::HooksInterceptor<H, EverythingHookRoutes> {
+        rt::HooksInterceptor::new(hooks)
+    }
+    /// Which hook of a [`EverythingHooks`] implementation sees which message of `stress.api.v1.Everything`.
+    #[derive(Debug, Clone, Copy)]
+    pub struct EverythingHookRoutes;
+    impl<H: EverythingHooks> rt::HookRoutes<H> for EverythingHookRoutes {
+        fn request(
+            hooks: &H,
+            context: &rt::CallContext,
+            message: &mut rt::AnyMessage<'_>,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            match context.method().path() {
+                "/stress.api.v1.Everything/Ping" => {
+                    rt::hook(H::ping, hooks, context, message)
+                }
+                "/stress.api.v1.Everything/List" => {
+                    rt::hook(H::list, hooks, context, message)
+                }
+                "/stress.api.v1.Everything/Upload" => {
+                    rt::hook(H::upload, hooks, context, message)
+                }
+                "/stress.api.v1.Everything/Chat" => {
+                    rt::hook(H::chat, hooks, context, message)
+                }
+                "/stress.api.v1.Everything/OldPing" => {
+                    rt::hook(H::old_ping, hooks, context, message)
+                }
+                "/stress.api.v1.Everything/Type" => {
+                    rt::hook(H::r#type, hooks, context, message)
+                }
+                "/stress.api.v1.Everything/type" => {
+                    rt::hook(H::type_2, hooks, context, message)
+                }
+                "/stress.api.v1.Everything/Self" => {
+                    rt::hook(H::self_, hooks, context, message)
+                }
+                "/stress.api.v1.Everything/Async" => {
+                    rt::hook(H::r#async, hooks, context, message)
+                }
+                _ => Ok(()),
+            }
+        }
+        fn response(
+            hooks: &H,
+            context: &rt::CallContext,
+            message: &mut rt::AnyMessage<'_>,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            match context.method().path() {
+                "/stress.api.v1.Everything/Ping" => {
+                    rt::hook(H::ping_response, hooks, context, message)
+                }
+                "/stress.api.v1.Everything/List" => {
+                    rt::hook(H::list_response, hooks, context, message)
+                }
+                "/stress.api.v1.Everything/Upload" => {
+                    rt::hook(H::upload_response, hooks, context, message)
+                }
+                "/stress.api.v1.Everything/Chat" => {
+                    rt::hook(H::chat_response, hooks, context, message)
+                }
+                "/stress.api.v1.Everything/OldPing" => {
+                    rt::hook(H::old_ping_response, hooks, context, message)
+                }
+                "/stress.api.v1.Everything/Type" => {
+                    rt::hook(H::type_response, hooks, context, message)
+                }
+                "/stress.api.v1.Everything/type" => {
+                    rt::hook(H::type_2_response, hooks, context, message)
+                }
+                "/stress.api.v1.Everything/Self" => {
+                    rt::hook(H::self_response, hooks, context, message)
+                }
+                "/stress.api.v1.Everything/Async" => {
+                    rt::hook(H::async_response, hooks, context, message)
+                }
+                _ => Ok(()),
+            }
+        }
+    }
+}
 /// Method descriptions of `stress.api.v1.Nothing`, for interceptors and tooling.
 pub mod nothing_methods {
     use ::greeter_runtime::__codegen as rt;
@@ -846,6 +1086,67 @@ pub mod legacy_client {
             request: impl rt::tonic::IntoRequest<super::Item>,
         ) -> rt::Result<rt::tonic::Response<super::Item>, rt::tonic::Status> {
             self.inner.unary(&super::legacy_methods::GET, request.into_request()).await
+        }
+    }
+}
+/// Typed per-method hooks of `stress.api.v1.Legacy`, installed as one call interceptor.
+pub mod legacy_hooks {
+    #![allow(deprecated)]
+    use ::greeter_runtime::__codegen as rt;
+    /// Typed hooks on the messages of `stress.api.v1.Legacy`: per method one that sees each request and one that sees each response, in place, and may change it or end the call with an error. Every hook does nothing unless implemented. Install an implementation with `with_call_interceptor(intercept(hooks))` on a generated server or client.
+    ///
+    /// A server's hooks see requests as they arrive, before the handler, and responses before they are sent; a client's see requests before they are sent and responses as they arrive (`context.side()` tells which). Hooks run as each message is decoded or encoded, so they are not async (`greeter_runtime::hooks`).
+    #[deprecated]
+    #[allow(unused_variables)]
+    pub trait LegacyHooks: rt::Send + rt::Sync + 'static {
+        /// Sees the request of `Get`.
+        fn get(
+            &self,
+            context: &rt::CallContext,
+            request: &mut super::Item,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees the response of `Get`.
+        fn get_response(
+            &self,
+            context: &rt::CallContext,
+            response: &mut super::Item,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+    }
+    /// Runs `hooks` as a call interceptor: `LegacyServer::new(handler).with_call_interceptor(intercept(hooks))`, or the same on a `LegacyClient`.
+    pub fn intercept<H: LegacyHooks>(
+        hooks: H,
+    ) -> rt::HooksInterceptor<H, LegacyHookRoutes> {
+        rt::HooksInterceptor::new(hooks)
+    }
+    /// Which hook of a [`LegacyHooks`] implementation sees which message of `stress.api.v1.Legacy`.
+    #[derive(Debug, Clone, Copy)]
+    pub struct LegacyHookRoutes;
+    impl<H: LegacyHooks> rt::HookRoutes<H> for LegacyHookRoutes {
+        fn request(
+            hooks: &H,
+            context: &rt::CallContext,
+            message: &mut rt::AnyMessage<'_>,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            match context.method().path() {
+                "/stress.api.v1.Legacy/Get" => rt::hook(H::get, hooks, context, message),
+                _ => Ok(()),
+            }
+        }
+        fn response(
+            hooks: &H,
+            context: &rt::CallContext,
+            message: &mut rt::AnyMessage<'_>,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            match context.method().path() {
+                "/stress.api.v1.Legacy/Get" => {
+                    rt::hook(H::get_response, hooks, context, message)
+                }
+                _ => Ok(()),
+            }
         }
     }
 }

@@ -169,3 +169,62 @@ pub mod self_client {
         }
     }
 }
+/// Typed per-method hooks of `stress.type.Self`, installed as one call interceptor.
+pub mod self_hooks {
+    use ::greeter_runtime::__codegen as rt;
+    /// Typed hooks on the messages of `stress.type.Self`: per method one that sees each request and one that sees each response, in place, and may change it or end the call with an error. Every hook does nothing unless implemented. Install an implementation with `with_call_interceptor(intercept(hooks))` on a generated server or client.
+    ///
+    /// A server's hooks see requests as they arrive, before the handler, and responses before they are sent; a client's see requests before they are sent and responses as they arrive (`context.side()` tells which). Hooks run as each message is decoded or encoded, so they are not async (`greeter_runtime::hooks`).
+    #[allow(unused_variables)]
+    pub trait SelfHooks: rt::Send + rt::Sync + 'static {
+        /// Sees the request of `Match`.
+        fn r#match(
+            &self,
+            context: &rt::CallContext,
+            request: &mut super::Kind,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees the response of `Match`.
+        fn match_response(
+            &self,
+            context: &rt::CallContext,
+            response: &mut super::Kind,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+    }
+    /// Runs `hooks` as a call interceptor: `SelfServer::new(handler).with_call_interceptor(intercept(hooks))`, or the same on a `SelfClient`.
+    pub fn intercept<H: SelfHooks>(hooks: H) -> rt::HooksInterceptor<H, SelfHookRoutes> {
+        rt::HooksInterceptor::new(hooks)
+    }
+    /// Which hook of a [`SelfHooks`] implementation sees which message of `stress.type.Self`.
+    #[derive(Debug, Clone, Copy)]
+    pub struct SelfHookRoutes;
+    impl<H: SelfHooks> rt::HookRoutes<H> for SelfHookRoutes {
+        fn request(
+            hooks: &H,
+            context: &rt::CallContext,
+            message: &mut rt::AnyMessage<'_>,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            match context.method().path() {
+                "/stress.type.Self/Match" => {
+                    rt::hook(H::r#match, hooks, context, message)
+                }
+                _ => Ok(()),
+            }
+        }
+        fn response(
+            hooks: &H,
+            context: &rt::CallContext,
+            message: &mut rt::AnyMessage<'_>,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            match context.method().path() {
+                "/stress.type.Self/Match" => {
+                    rt::hook(H::match_response, hooks, context, message)
+                }
+                _ => Ok(()),
+            }
+        }
+    }
+}
