@@ -19,3 +19,29 @@ pub mod stress_set {
 pub mod greeter_stubs {
     include!(concat!(env!("OUT_DIR"), "/stubs/greeter.v1.rs"));
 }
+
+/// Loopback plumbing the integration tests share.
+pub mod net {
+    use std::net::SocketAddr;
+
+    use tonic::transport::server::Router;
+    use tonic::transport::{Channel, Endpoint};
+
+    /// Serves `router` on a free loopback port for the rest of the test.
+    pub async fn serve(router: Router) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        tokio::spawn(router.serve_with_incoming(incoming));
+        addr
+    }
+
+    /// A channel connected to `addr`.
+    pub async fn channel(addr: SocketAddr) -> Channel {
+        Endpoint::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    }
+}

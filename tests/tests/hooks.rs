@@ -1,6 +1,7 @@
 //! The generated typed hooks (`greeter_hooks`) on real calls through the golden Greeter: checks
 //! and rewrites without a downcast, on the server and on the client.
 
+use greeter_tests::net;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -110,26 +111,6 @@ impl GreeterHooks for Policy {
     }
 }
 
-/// Serves `server` on a free loopback port for the rest of the test.
-async fn serve(server: GreeterServer<Echo>) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(
-        Server::builder()
-            .add_service(server)
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
-    );
-    addr
-}
-
-async fn channel(addr: SocketAddr) -> Channel {
-    tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap()
-}
-
 fn requests(names: impl IntoIterator<Item = String>) -> impl Stream<Item = HelloRequest> + Send {
     let requests: Vec<_> = names
         .into_iter()
@@ -152,7 +133,11 @@ async fn policed() -> (GreeterClient<Channel>, Arc<AtomicUsize>, Arc<AtomicUsize
     let addr =
         serve(GreeterServer::new(echo).with_call_interceptor(greeter_hooks::intercept(policy)))
             .await;
-    (GreeterClient::new(channel(addr).await), handled, replies)
+    (
+        GreeterClient::new(net::channel(addr).await),
+        handled,
+        replies,
+    )
 }
 
 #[tokio::test]
@@ -264,7 +249,7 @@ async fn the_same_hooks_work_on_a_client() {
     let addr = serve(GreeterServer::new(echo)).await;
     let hooks = ClientSide::default();
     let seen = Arc::clone(&hooks.seen_replies);
-    let mut client = GreeterClient::new(channel(addr).await)
+    let mut client = GreeterClient::new(net::channel(addr).await)
         .with_call_interceptor(greeter_hooks::intercept(hooks));
 
     let reply = client
@@ -295,4 +280,8 @@ async fn the_same_hooks_work_on_a_client() {
         1,
         "only the first call reached the server"
     );
+}
+
+async fn serve(server: GreeterServer<Echo>) -> SocketAddr {
+    net::serve(Server::builder().add_service(server)).await
 }

@@ -2,6 +2,7 @@
 //! short-circuits at each phase, requests and responses changed in flight, per-message hooks over
 //! 1 000-message streams, trailers on success, and per-method selection.
 
+use greeter_tests::net;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -97,24 +98,8 @@ impl Greeter for Counted {
     }
 }
 
-async fn serve(server: GreeterServer<Counted>) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(
-        Server::builder()
-            .add_service(server)
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
-    );
-    addr
-}
-
 async fn client(addr: SocketAddr, interceptors: Interceptors) -> GreeterClient<Channel> {
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    GreeterClient::new(channel).with_interceptors(interceptors)
+    GreeterClient::new(net::channel(addr).await).with_interceptors(interceptors)
 }
 
 fn hello(name: &str) -> HelloRequest {
@@ -688,17 +673,14 @@ async fn the_head_layer_guards_every_path_and_runs_once_per_call() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let greeter = GreeterServer::new(Counted::default()).with_interceptors(chain.clone());
+    // Built here rather than by `net::serve`: a layered router has a type of its own.
     tokio::spawn(
         Server::builder()
             .layer(chain.head_layer(&[greeter_methods::METHODS]))
             .add_service(greeter)
             .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
     );
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = net::channel(addr).await;
 
     // A path no service has: the layer answers before routing.
     let mut raw = tonic::client::Grpc::new(channel.clone());
@@ -733,4 +715,8 @@ async fn the_head_layer_guards_every_path_and_runs_once_per_call() {
     });
     greeter.say_hello(hello("once")).await.unwrap();
     assert_eq!(gate.0.load(Ordering::SeqCst), 1);
+}
+
+async fn serve(server: GreeterServer<Counted>) -> SocketAddr {
+    net::serve(Server::builder().add_service(server)).await
 }

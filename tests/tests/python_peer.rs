@@ -6,6 +6,7 @@
 //! made once (atomically, so parallel runs are safe) and reused. `python3` with `venv` and `pip`
 //! is required; without it the test fails rather than skips.
 
+use greeter_tests::net;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -115,17 +116,6 @@ impl CallInterceptor for StampKind {
             next.run(call).await
         })
     }
-}
-
-async fn serve(server: GreeterServer<Stamped>) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(
-        Server::builder()
-            .add_service(server)
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
-    );
-    addr
 }
 
 fn run(command: &mut Command, what: &str) -> Output {
@@ -443,4 +433,8 @@ async fn trailers_on_success_reach_a_grpcio_client_in_all_four_modes() {
             );
         }
     }
+}
+
+async fn serve(server: GreeterServer<Stamped>) -> SocketAddr {
+    net::serve(Server::builder().add_service(server)).await
 }

@@ -1,6 +1,7 @@
 //! Real calls through the golden Greeter code: every streaming kind, interceptors on both sides,
 //! the per-method constants, and UNIMPLEMENTED for unknown methods.
 
+use greeter_tests::net;
 use std::net::SocketAddr;
 use std::pin::Pin;
 
@@ -11,7 +12,7 @@ use greeter_tests::greeter::greeter_methods;
 use greeter_tests::greeter::greeter_server::{Greeter, GreeterServer};
 use greeter_tests::greeter::{HelloRequest, HelloResponse};
 use tokio_stream::{Stream, StreamExt};
-use tonic::transport::{Channel, Server};
+use tonic::transport::Server;
 use tonic::{Code, Request, Response, Status, Streaming};
 
 type ReplyStream = Pin<Box<dyn Stream<Item = Result<HelloResponse, Status>> + Send>>;
@@ -86,26 +87,6 @@ impl Greeter for Echo {
     }
 }
 
-/// Serves `server` on a free loopback port for the rest of the test.
-async fn serve(server: GreeterServer<Echo>) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(
-        Server::builder()
-            .add_service(server)
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
-    );
-    addr
-}
-
-async fn channel(addr: SocketAddr) -> Channel {
-    tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap()
-}
-
 fn names(names: &[&str]) -> impl Stream<Item = HelloRequest> + Send + 'static {
     let requests: Vec<_> = names
         .iter()
@@ -127,8 +108,8 @@ async fn all_four_kinds_round_trip_with_interceptors() {
         Ok(())
     });
     let addr = serve(server).await;
-    let mut client =
-        GreeterClient::new(channel(addr).await).with_head_interceptor(|head: &mut Head<'_>| {
+    let mut client = GreeterClient::new(net::channel(addr).await).with_head_interceptor(
+        |head: &mut Head<'_>| {
             let kind = head
                 .method()
                 .expect("a generated client knows its methods")
@@ -137,7 +118,8 @@ async fn all_four_kinds_round_trip_with_interceptors() {
             head.metadata_mut()
                 .insert("x-client", kind.parse().unwrap());
             Ok(())
-        });
+        },
+    );
 
     let reply = client
         .say_hello(HelloRequest { name: "ann".into() })
@@ -186,14 +168,14 @@ async fn interceptor_errors_end_calls_before_handlers_and_sends() {
         }
     });
     let addr = serve(server).await;
-    let mut client = GreeterClient::new(channel(addr).await);
+    let mut client = GreeterClient::new(net::channel(addr).await);
     let status = client.bidi_hello(names(&["x"])).await.unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
     assert_eq!(status.message(), "no bidi here");
     // The server keeps serving other calls.
     assert!(client.say_hello(HelloRequest::default()).await.is_ok());
 
-    let mut refusing = GreeterClient::new(channel(addr).await)
+    let mut refusing = GreeterClient::new(net::channel(addr).await)
         .with_head_interceptor(|_: &mut Head<'_>| Err(Status::failed_precondition("offline mode")));
     let status = refusing
         .say_hello(HelloRequest::default())
@@ -205,7 +187,7 @@ async fn interceptor_errors_end_calls_before_handlers_and_sends() {
 #[tokio::test]
 async fn unknown_methods_are_unimplemented() {
     let addr = serve(GreeterServer::new(Echo)).await;
-    let mut grpc = tonic::client::Grpc::new(channel(addr).await);
+    let mut grpc = tonic::client::Grpc::new(net::channel(addr).await);
     grpc.ready().await.unwrap();
     let status = grpc
         .unary::<HelloRequest, HelloResponse, _>(
@@ -252,4 +234,8 @@ fn method_constants_describe_the_service() {
             ),
         ]
     );
+}
+
+async fn serve(server: GreeterServer<Echo>) -> SocketAddr {
+    net::serve(Server::builder().add_service(server)).await
 }

@@ -102,15 +102,10 @@ struct Nothing;
 impl greeter_tests::stress_set::stress::api::v1::nothing_server::Nothing for Nothing {}
 
 async fn serve() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(
-        Server::builder()
-            .add_service(everything_server::EverythingServer::new(Everything))
-            .add_service(NothingServer::new(Nothing))
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
-    );
-    addr
+    let router = Server::builder()
+        .add_service(everything_server::EverythingServer::new(Everything))
+        .add_service(NothingServer::new(Nothing));
+    greeter_tests::net::serve(router).await
 }
 
 #[tokio::test]

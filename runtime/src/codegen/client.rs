@@ -19,13 +19,14 @@ use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 use tonic_prost::ProstCodec;
 
-use super::intercept::{Access, InterceptCodec, single, stream};
+use super::intercept::{InterceptCodec, single, stream};
 use super::server::ServedMessage;
 use crate::interceptor::{
-    AnyMessage, Call, CallContext, Exchange, Hooks, InterceptFuture, Next, Side, run_head,
+    Access, Call, CallContext, Exchange, Hooks, InterceptFuture, Next, PayloadAccess, Payloads,
+    Side, run_head,
 };
 use crate::metadata::ResponseTrailers;
-use crate::{Interceptors, MethodInfo};
+use crate::{CallInterceptor, Interceptors, MethodInfo};
 
 /// What a generated client holds: tonic's client for the channel, and the interceptors.
 #[derive(Debug, Clone)]
@@ -138,6 +139,7 @@ where
     /// Sends a call through the call chain: `send` is the exchange of the call's kind.
     async fn intercepted<Q, P, Req, Resp, S>(
         &mut self,
+        chain: Arc<[Arc<dyn CallInterceptor>]>,
         method: &'static MethodInfo,
         request: Request<Q>,
         send: S,
@@ -157,39 +159,21 @@ where
             ) -> LocalFuture<'g, Result<Response<P>, Status>>
             + Send,
     {
-        let Some(chain) = self.interceptors.call_chain().cloned() else {
-            return Err(Status::internal("no call interceptors to run"));
-        };
         let (mut request, path) = self.prepare(method, request).await?;
         let hooks = Hooks::new(chain, Arc::new(CallContext::new(Side::Client, method)));
         request.extensions_mut().insert(hooks.clone());
+        let codec = InterceptCodec::new(ProstCodec::default(), hooks.clone());
         let mut exchange = ClientExchange {
             grpc: &mut self.grpc,
-            request: Some(request),
-            response: None,
-            send: Some((
-                send,
-                path,
-                InterceptCodec::new(ProstCodec::default(), hooks.clone()),
-            )),
-            method,
-            request_access,
-            response_access,
+            send: Some((send, path, codec)),
+            payloads: Payloads::new(method, request, request_access, response_access),
         };
-        let mut call = Call::new(&hooks.context, &mut exchange);
         let verdict = Next::new(&hooks.chain)
-            .run(&mut call)
+            .run(&mut Call::new(&hooks.context, &mut exchange))
             .await
             // A send hook's own status, not what became of it on the wire.
             .map_err(|status| hooks.context.take_send_failure().unwrap_or(status));
-        let result = verdict.and_then(|()| {
-            exchange.response.take().ok_or_else(|| {
-                Status::internal(format!(
-                    "a call interceptor of `{}` returned Ok without sending the call",
-                    method.path()
-                ))
-            })
-        });
+        let result = exchange.payloads.finish(verdict);
         // A response stream ends later, in the response body; any other call has ended here
         // (if its body already ran the end hooks, they do not run again).
         match &result {
@@ -210,7 +194,7 @@ where
         Req: ServedMessage,
         Resp: ServedMessage,
     {
-        if self.interceptors.call_chain().is_none() {
+        let Some(chain) = self.interceptors.call_chain().cloned() else {
             let (request, path) = self.prepare(method, request).await?;
             let codec = ProstCodec::<Req, Resp>::default();
             let response = self
@@ -218,8 +202,9 @@ where
                 .streaming(request.map(tokio_stream::once), path, codec)
                 .await?;
             return single_response(response).await;
-        }
+        };
         self.intercepted(
+            chain,
             method,
             request,
             |grpc, request, path, codec| {
@@ -244,12 +229,13 @@ where
         Req: ServedMessage,
         Resp: ServedMessage,
     {
-        if self.interceptors.call_chain().is_none() {
+        let Some(chain) = self.interceptors.call_chain().cloned() else {
             let (request, path) = self.prepare(method, request).await?;
             let codec = ProstCodec::<Req, Resp>::default();
             return self.grpc.server_streaming(request, path, codec).await;
-        }
+        };
         self.intercepted(
+            chain,
             method,
             request,
             |grpc, request, path, codec| {
@@ -272,12 +258,13 @@ where
         Req: ServedMessage,
         Resp: ServedMessage,
     {
-        if self.interceptors.call_chain().is_none() {
+        let Some(chain) = self.interceptors.call_chain().cloned() else {
             let (request, path) = self.prepare(method, request).await?;
             let codec = ProstCodec::<Req, Resp>::default();
             return single_response(self.grpc.streaming(request, path, codec).await?).await;
-        }
+        };
         self.intercepted(
+            chain,
             method,
             request,
             |grpc, request, path, codec| {
@@ -302,12 +289,13 @@ where
         Req: ServedMessage,
         Resp: ServedMessage,
     {
-        if self.interceptors.call_chain().is_none() {
+        let Some(chain) = self.interceptors.call_chain().cloned() else {
             let (request, path) = self.prepare(method, request).await?;
             let codec = ProstCodec::<Req, Resp>::default();
             return self.grpc.streaming(request, path, codec).await;
-        }
+        };
         self.intercepted(
+            chain,
             method,
             request,
             |grpc, request, path, codec| {
@@ -323,12 +311,8 @@ where
 /// The typed state of one sent call inside the call chain.
 struct ClientExchange<'g, T, Q, P, S, C> {
     grpc: &'g mut Grpc<Observed<T>>,
-    request: Option<Request<Q>>,
-    response: Option<Response<P>>,
     send: Option<(S, http::uri::PathAndQuery, C)>,
-    method: &'static MethodInfo,
-    request_access: Access<Q>,
-    response_access: Access<P>,
+    payloads: Payloads<Q, P>,
 }
 
 impl<T, Q, P, S, C> Exchange for ClientExchange<'_, T, Q, P, S, C>
@@ -345,43 +329,19 @@ where
         ) -> LocalFuture<'g, Result<Response<P>, Status>>
         + Send,
 {
-    fn request(&mut self) -> Option<AnyMessage<'_>> {
-        let access = self.request_access;
-        let name = self.method.input_type();
-        self.request
-            .as_mut()
-            .and_then(|r| access(r.get_mut(), name))
-    }
-
-    fn response(&mut self) -> Option<AnyMessage<'_>> {
-        let access = self.response_access;
-        let name = self.method.output_type();
-        self.response
-            .as_mut()
-            .and_then(|r| access(r.get_mut(), name))
-    }
-
-    fn request_metadata(&mut self) -> Option<&mut MetadataMap> {
-        self.request.as_mut().map(Request::metadata_mut)
-    }
-
-    fn request_extensions(&mut self) -> Option<&mut tonic::Extensions> {
-        self.request.as_mut().map(Request::extensions_mut)
-    }
-
-    fn response_metadata(&mut self) -> Option<&mut MetadataMap> {
-        self.response.as_mut().map(Response::metadata_mut)
+    fn payloads(&mut self) -> &mut dyn PayloadAccess {
+        &mut self.payloads
     }
 
     fn invoke(&mut self) -> InterceptFuture<'_> {
         Box::pin(async move {
-            let path = self.method.path();
+            let payloads = &mut self.payloads;
             let ((send, uri_path, codec), request) = self
                 .send
                 .take()
-                .zip(self.request.take())
-                .ok_or_else(|| Status::internal(format!("`next` of `{path}` ran twice")))?;
-            self.response = Some(send(self.grpc, request, uri_path, codec).await?);
+                .zip(payloads.request.take())
+                .ok_or_else(|| payloads.ran_twice())?;
+            payloads.response = Some(send(self.grpc, request, uri_path, codec).await?);
             Ok(())
         })
     }

@@ -14,10 +14,7 @@ use tonic::codegen::{Body, Bytes, http};
 use crate::interceptor::{AnyMessage, Hooks};
 use crate::metadata::{ResponseTrailers, merge_trailers};
 
-/// How the call chain reaches the message inside a request or response payload: the message
-/// itself for a single message, nothing for a stream (its messages pass the codec's hooks).
-pub(crate) type Access<X> = for<'x> fn(&'x mut X, &'static str) -> Option<AnyMessage<'x>>;
-
+/// The [`Access`](crate::interceptor::Access) of a payload that is one message.
 pub(crate) fn single<'x, M>(message: &'x mut M, name: &'static str) -> Option<AnyMessage<'x>>
 where
     M: prost::Message + std::fmt::Debug + 'static,
@@ -25,6 +22,8 @@ where
     Some(AnyMessage::new(message, name))
 }
 
+/// The [`Access`](crate::interceptor::Access) of a payload that is a stream: none, its messages
+/// pass the codec's hooks.
 pub(crate) fn stream<'x, X>(_: &'x mut X, _: &'static str) -> Option<AnyMessage<'x>> {
     None
 }

@@ -16,10 +16,10 @@ use tonic::{Request, Response, Status, Streaming};
 use tonic_prost::ProstCodec;
 
 use super::ServerConfig;
-use super::intercept::{Access, InterceptCodec, finish_response, single, stream};
+use super::intercept::{InterceptCodec, finish_response, single, stream};
 use crate::interceptor::{
-    AnyMessage, Call, CallContext, Exchange, HeadDone, HeadInterceptor, Hooks, InterceptFuture,
-    Next, Side, run_head,
+    Access, Call, CallContext, Exchange, HeadDone, HeadInterceptor, Hooks, InterceptFuture, Next,
+    PayloadAccess, Payloads, Side, run_head,
 };
 use crate::{Interceptors, MethodInfo};
 
@@ -87,21 +87,13 @@ where
             };
             let mut exchange = ServerExchange {
                 handler: Some((inner, handler)),
-                request: Some(request),
-                response: None,
-                method,
-                request_access: around.request,
-                response_access: around.response,
+                payloads: Payloads::new(method, request, around.request, around.response),
             };
-            let chain = Arc::clone(&around.hooks.chain);
-            let mut call = Call::new(&around.hooks.context, &mut exchange);
-            Next::new(&chain).run(&mut call).await?;
-            exchange.response.take().ok_or_else(|| {
-                Status::internal(format!(
-                    "a call interceptor of `{}` returned Ok without running the handler",
-                    method.path()
-                ))
-            })
+            let Around { hooks, .. } = around;
+            let verdict = Next::new(&hooks.chain)
+                .run(&mut Call::new(&hooks.context, &mut exchange))
+                .await;
+            exchange.payloads.finish(verdict)
         })
     }
 }
@@ -109,11 +101,7 @@ where
 /// The typed state of one served call inside the call chain.
 struct ServerExchange<T, F, Q, P> {
     handler: Option<(Arc<T>, F)>,
-    request: Option<Request<Q>>,
-    response: Option<Response<P>>,
-    method: &'static MethodInfo,
-    request_access: Access<Q>,
-    response_access: Access<P>,
+    payloads: Payloads<Q, P>,
 }
 
 impl<T, F, Q, P, Fut> Exchange for ServerExchange<T, F, Q, P>
@@ -124,43 +112,19 @@ where
     F: FnOnce(Arc<T>, Request<Q>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Response<P>, Status>> + Send + 'static,
 {
-    fn request(&mut self) -> Option<AnyMessage<'_>> {
-        let access = self.request_access;
-        let name = self.method.input_type();
-        self.request
-            .as_mut()
-            .and_then(|r| access(r.get_mut(), name))
-    }
-
-    fn response(&mut self) -> Option<AnyMessage<'_>> {
-        let access = self.response_access;
-        let name = self.method.output_type();
-        self.response
-            .as_mut()
-            .and_then(|r| access(r.get_mut(), name))
-    }
-
-    fn request_metadata(&mut self) -> Option<&mut MetadataMap> {
-        self.request.as_mut().map(Request::metadata_mut)
-    }
-
-    fn request_extensions(&mut self) -> Option<&mut tonic::Extensions> {
-        self.request.as_mut().map(Request::extensions_mut)
-    }
-
-    fn response_metadata(&mut self) -> Option<&mut MetadataMap> {
-        self.response.as_mut().map(Response::metadata_mut)
+    fn payloads(&mut self) -> &mut dyn PayloadAccess {
+        &mut self.payloads
     }
 
     fn invoke(&mut self) -> InterceptFuture<'_> {
         Box::pin(async move {
-            let path = self.method.path();
+            let payloads = &mut self.payloads;
             let ((inner, handler), request) = self
                 .handler
                 .take()
-                .zip(self.request.take())
-                .ok_or_else(|| Status::internal(format!("`next` of `{path}` ran twice")))?;
-            self.response = Some(handler(inner, request).await?);
+                .zip(payloads.request.take())
+                .ok_or_else(|| payloads.ran_twice())?;
+            payloads.response = Some(handler(inner, request).await?);
             Ok(())
         })
     }

@@ -3,8 +3,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tonic::Status;
 use tonic::metadata::MetadataMap;
+use tonic::{Request, Response, Status};
 
 use super::{AnyMessage, InterceptFuture, Side};
 use crate::MethodInfo;
@@ -82,15 +82,95 @@ impl CallContext {
     }
 }
 
-/// The typed half of a call, behind the erased [`Call`]: it holds the request, runs the rest of
-/// the call (the handler on a server, the network exchange on a client) and keeps the response.
+/// How the call chain reaches the message inside a request or response payload: the message
+/// itself for a single message, nothing for a stream (its messages pass the codec's hooks).
+pub(crate) type Access<X> = for<'x> fn(&'x mut X, &'static str) -> Option<AnyMessage<'x>>;
+
+/// The request and response of one call inside the call chain, the same on both sides: the
+/// request until the rest of the call takes it, the response once it has produced it.
+pub(crate) struct Payloads<Q, P> {
+    pub(crate) request: Option<Request<Q>>,
+    pub(crate) response: Option<Response<P>>,
+    method: &'static MethodInfo,
+    request_access: Access<Q>,
+    response_access: Access<P>,
+}
+
+impl<Q, P> Payloads<Q, P> {
+    pub(crate) fn new(
+        method: &'static MethodInfo,
+        request: Request<Q>,
+        request_access: Access<Q>,
+        response_access: Access<P>,
+    ) -> Self {
+        Self {
+            request: Some(request),
+            response: None,
+            method,
+            request_access,
+            response_access,
+        }
+    }
+
+    /// The error for a `next` run a second time: the request was already handed on.
+    pub(crate) fn ran_twice(&self) -> Status {
+        Status::internal(format!("`next` of `{}` ran twice", self.method.path()))
+    }
+
+    /// The response the chain ended with, or its failure.
+    pub(crate) fn finish(&mut self, verdict: Result<(), Status>) -> Result<Response<P>, Status> {
+        verdict?;
+        self.response.take().ok_or_else(|| {
+            Status::internal(format!(
+                "a call interceptor of `{}` returned Ok without running the rest of the call",
+                self.method.path()
+            ))
+        })
+    }
+}
+
+/// The typed half of a call, behind the erased [`Call`]: its [`Payloads`], and the rest of the
+/// call (the handler on a server, the network exchange on a client).
 pub(crate) trait Exchange: Send {
+    fn payloads(&mut self) -> &mut dyn PayloadAccess;
+    fn invoke(&mut self) -> InterceptFuture<'_>;
+}
+
+/// [`Payloads`] with their types erased.
+pub(crate) trait PayloadAccess: Send {
     fn request(&mut self) -> Option<AnyMessage<'_>>;
     fn response(&mut self) -> Option<AnyMessage<'_>>;
     fn request_metadata(&mut self) -> Option<&mut MetadataMap>;
     fn request_extensions(&mut self) -> Option<&mut tonic::Extensions>;
     fn response_metadata(&mut self) -> Option<&mut MetadataMap>;
-    fn invoke(&mut self) -> InterceptFuture<'_>;
+}
+
+impl<Q: Send, P: Send> PayloadAccess for Payloads<Q, P> {
+    fn request(&mut self) -> Option<AnyMessage<'_>> {
+        let (access, name) = (self.request_access, self.method.input_type());
+        self.request
+            .as_mut()
+            .and_then(|r| access(r.get_mut(), name))
+    }
+
+    fn response(&mut self) -> Option<AnyMessage<'_>> {
+        let (access, name) = (self.response_access, self.method.output_type());
+        self.response
+            .as_mut()
+            .and_then(|r| access(r.get_mut(), name))
+    }
+
+    fn request_metadata(&mut self) -> Option<&mut MetadataMap> {
+        self.request.as_mut().map(Request::metadata_mut)
+    }
+
+    fn request_extensions(&mut self) -> Option<&mut tonic::Extensions> {
+        self.request.as_mut().map(Request::extensions_mut)
+    }
+
+    fn response_metadata(&mut self) -> Option<&mut MetadataMap> {
+        self.response.as_mut().map(Response::metadata_mut)
+    }
 }
 
 /// One call as a [`CallInterceptor`] sees it around [`Next::run`].
@@ -123,28 +203,28 @@ impl<'a> Call<'a> {
     /// The request message, for unary and server-streaming calls, until the handler (server)
     /// or the network (client) has taken it. Downcast it to read, change or replace it.
     pub fn request(&mut self) -> Option<AnyMessage<'_>> {
-        self.exchange.request()
+        self.exchange.payloads().request()
     }
 
     /// The response message, for unary and client-streaming calls, once `next` has produced it.
     pub fn response(&mut self) -> Option<AnyMessage<'_>> {
-        self.exchange.response()
+        self.exchange.payloads().response()
     }
 
     /// The request metadata, until the request is handed on.
     pub fn metadata_mut(&mut self) -> Option<&mut MetadataMap> {
-        self.exchange.request_metadata()
+        self.exchange.payloads().request_metadata()
     }
 
     /// The request extensions, until the request is handed on.
     pub fn extensions_mut(&mut self) -> Option<&mut tonic::Extensions> {
-        self.exchange.request_extensions()
+        self.exchange.payloads().request_extensions()
     }
 
     /// The response headers once `next` has produced the response: on the server still
     /// writable; on the client those received.
     pub fn response_headers_mut(&mut self) -> Option<&mut MetadataMap> {
-        self.exchange.response_metadata()
+        self.exchange.payloads().response_metadata()
     }
 }
 

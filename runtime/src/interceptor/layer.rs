@@ -106,14 +106,14 @@ where
         let methods = Arc::clone(&self.layer.methods);
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
-            let path = parts.uri.path().to_owned();
-            let method = methods.get(path.as_str()).copied();
+            let path = parts.uri.path();
+            let method = methods.get(path).copied();
             let mut metadata = MetadataMap::from_headers(std::mem::take(&mut parts.headers));
             let verdict = run_head(
                 &chain,
                 Side::Server,
                 method,
-                &path,
+                path,
                 &mut metadata,
                 &mut parts.extensions,
             )

@@ -34,7 +34,7 @@ use std::pin::Pin;
 
 use tonic::Status;
 
-pub(crate) use call::Exchange;
+pub(crate) use call::{Access, Exchange, PayloadAccess, Payloads};
 pub use call::{Call, CallContext, CallInterceptor, Next};
 pub use chain::Interceptors;
 pub(crate) use chain::{Hooks, run_head};
