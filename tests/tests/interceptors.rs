@@ -492,8 +492,6 @@ async fn per_message_hooks_fire_once_per_message_over_long_streams() {
 struct StampTrailers;
 
 impl CallInterceptor for StampTrailers {
-    fn on_end(&self, _: &CallContext, _: &Status) {}
-
     fn call<'a>(&'a self, call: &'a mut Call<'_>, next: Next<'a>) -> InterceptFuture<'a> {
         Box::pin(async move {
             let kind = call.method().kind().as_str();
