@@ -59,11 +59,13 @@ impl Pki {
     }
 }
 
-/// What the head interceptor saw of each call: the peer's certificate chain (DER) and whether
+/// What the head interceptor saw of one call: the peer's certificate chain (DER) and whether
 /// the peer address was known.
+type SeenCall = (Option<Vec<Vec<u8>>>, bool);
+
 #[derive(Default)]
 struct Seen {
-    calls: Mutex<Vec<(Option<Vec<Vec<u8>>>, bool)>>,
+    calls: Mutex<Vec<SeenCall>>,
 }
 
 /// Serves the example Greeter over TLS, its client certificate optional, behind a head
