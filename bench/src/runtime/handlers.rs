@@ -141,7 +141,6 @@ impl pb::greeter::greeter_server::Greeter for BenchGreeter {
     }
 }
 
-/// Who is calling, handed from the second interceptor of (c) to the third.
 /// Who is calling, handed from the audit interceptor to the handler's extensions.
 #[derive(Debug, Clone)]
 struct Caller {
