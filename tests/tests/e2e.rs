@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use greeter_examples::client::{self, ClientConfig, GreeterClient};
 use greeter_examples::pb::HelloRequest;
 use greeter_examples::server::{self, ServerConfig};
-use greeter_runtime::status::StatusExt;
+use greeter_runtime::status::{Details, QuotaFailure};
 use tokio::sync::oneshot;
 use tonic::Code;
 
@@ -133,8 +133,11 @@ async fn quota_exhaustion_carries_a_quota_failure_detail() {
     let status = client::say_hello(&mut client, "Cy").await.unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted);
     assert_eq!(status.message(), "Request limit exceeded.");
-    let details = status.get_error_details();
-    let quota = details.quota_failure().expect("a QuotaFailure detail");
+    let details = Details::of(&status).unwrap();
+    let quota = details
+        .get::<QuotaFailure>()
+        .expect("a QuotaFailure detail")
+        .unwrap();
     assert_eq!(quota.violations.len(), 1);
     assert_eq!(quota.violations[0].subject, "name:Cy");
     // Other names still have their quota, and the server keeps serving.

@@ -228,9 +228,10 @@ async fn failures(
             status.message(),
             server::QUOTA_EXCEEDED_MESSAGE,
         );
-        let details = greeter_runtime::status::StatusExt::get_error_details(&status);
+        let details = greeter_runtime::status::Details::of(&status).unwrap_or_default();
         let subjects: Vec<_> = details
-            .quota_failure()
+            .get::<greeter_runtime::status::QuotaFailure>()
+            .and_then(Result::ok)
             .map(|failure| {
                 failure
                     .violations

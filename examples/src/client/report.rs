@@ -1,6 +1,8 @@
 //! Human-readable lines for what a call brought back: metadata, statuses and their details.
 
-use greeter_runtime::status::{ErrorDetail, StatusExt};
+use greeter_runtime::status::{
+    Any, BadRequest, Details, ErrorInfo, LocalizedMessage, QuotaFailure, unpack,
+};
 use tonic::metadata::{KeyAndValueRef, MetadataMap};
 use tonic::{Code, Status};
 
@@ -63,7 +65,7 @@ pub fn describe_status(status: &Status) -> Vec<String> {
         code_name(status.code()),
         status.message()
     )];
-    match status.check_error_details_vec() {
+    match Details::of(status) {
         Ok(details) => lines.extend(details.iter().flat_map(describe_detail)),
         Err(error) => lines.push(format!("  details: cannot decode: {error}")),
     }
@@ -75,50 +77,68 @@ pub fn describe_status(status: &Status) -> Vec<String> {
     lines
 }
 
-fn describe_detail(detail: &ErrorDetail) -> Vec<String> {
-    match detail {
-        ErrorDetail::QuotaFailure(failure) => failure
+/// One line per standard detail entry; a detail of another type by its type URL and size.
+fn describe_detail(any: &Any) -> Vec<String> {
+    if let Some(Ok(failure)) = unpack::<QuotaFailure>(any) {
+        return failure
             .violations
             .iter()
             .map(|v| format!("  QuotaFailure violation {}: {}", v.subject, v.description))
-            .collect(),
-        ErrorDetail::BadRequest(bad_request) => bad_request
+            .collect();
+    }
+    if let Some(Ok(bad_request)) = unpack::<BadRequest>(any) {
+        return bad_request
             .field_violations
             .iter()
             .map(|v| format!("  BadRequest field {}: {}", v.field, v.description))
-            .collect(),
-        ErrorDetail::ErrorInfo(info) => vec![format!(
+            .collect();
+    }
+    if let Some(Ok(info)) = unpack::<ErrorInfo>(any) {
+        return vec![format!(
             "  ErrorInfo reason {} (domain {}) {:?}",
             info.reason, info.domain, info.metadata
-        )],
-        ErrorDetail::LocalizedMessage(message) => {
-            vec![format!(
-                "  LocalizedMessage [{}] {}",
-                message.locale, message.message
-            )]
-        }
-        other => vec![format!("  {other:?}")],
+        )];
     }
+    if let Some(Ok(message)) = unpack::<LocalizedMessage>(any) {
+        return vec![format!(
+            "  LocalizedMessage [{}] {}",
+            message.locale, message.message
+        )];
+    }
+    vec![format!(
+        "  detail {} ({} bytes)",
+        any.type_url,
+        any.value.len()
+    )]
 }
 
 #[cfg(test)]
 mod tests {
-    use greeter_runtime::status::ErrorDetails;
+    use greeter_runtime::status::quota_failure::Violation;
 
     use super::*;
 
     #[test]
     fn statuses_show_code_message_and_details() {
-        let status = Status::with_error_details(
-            Code::ResourceExhausted,
-            "Request limit exceeded.",
-            ErrorDetails::with_quota_failure_violation("name:world", "1 call per name"),
-        );
+        let status = Details::new()
+            .with(QuotaFailure {
+                violations: vec![Violation {
+                    subject: "name:world".into(),
+                    description: "1 call per name".into(),
+                    ..Default::default()
+                }],
+            })
+            .with_any(Any {
+                type_url: "type.googleapis.com/acme.v1.Mystery".into(),
+                value: vec![1, 2, 3],
+            })
+            .into_status(Code::ResourceExhausted, "Request limit exceeded.");
         assert_eq!(
             describe_status(&status),
             [
                 "error: RESOURCE_EXHAUSTED: Request limit exceeded.",
                 "  QuotaFailure violation name:world: 1 call per name",
+                "  detail type.googleapis.com/acme.v1.Mystery (3 bytes)",
             ]
         );
     }

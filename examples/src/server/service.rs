@@ -3,7 +3,7 @@
 use std::pin::Pin;
 
 use greeter_runtime::metadata::{ResponseExt, ResponseTrailers};
-use greeter_runtime::status::{ErrorDetails, StatusExt};
+use greeter_runtime::status::{Details, QuotaFailure, quota_failure};
 use tokio_stream::{Stream, StreamExt};
 use tonic::metadata::errors::InvalidMetadataValue;
 use tonic::metadata::{AsciiMetadataValue, MetadataMap};
@@ -71,11 +71,15 @@ impl GreeterService {
             "SayHello allows {limit} call{} per name",
             if limit == 1 { "" } else { "s" }
         );
-        Status::with_error_details(
-            Code::ResourceExhausted,
-            QUOTA_EXCEEDED_MESSAGE,
-            ErrorDetails::with_quota_failure_violation(format!("name:{name}"), description),
-        )
+        Details::new()
+            .with(QuotaFailure {
+                violations: vec![quota_failure::Violation {
+                    subject: format!("name:{name}"),
+                    description,
+                    ..Default::default()
+                }],
+            })
+            .into_status(Code::ResourceExhausted, QUOTA_EXCEEDED_MESSAGE)
     }
 }
 
@@ -229,8 +233,8 @@ mod tests {
         let status = service.say_hello(hello()).await.unwrap_err();
         assert_eq!(status.code(), Code::ResourceExhausted);
         assert_eq!(status.message(), QUOTA_EXCEEDED_MESSAGE);
-        let details = status.get_error_details();
-        let violations = &details.quota_failure().unwrap().violations;
+        let quota: QuotaFailure = Details::of(&status).unwrap().get().unwrap().unwrap();
+        let violations = &quota.violations;
         assert_eq!(violations[0].subject, "name:Tom");
     }
 

@@ -26,6 +26,7 @@ use crate::interceptor::{
     Side, run_head,
 };
 use crate::metadata::ResponseTrailers;
+use crate::status::sanitize_status;
 use crate::{CallInterceptor, Interceptors, MethodInfo};
 
 /// What a generated client holds: tonic's client for the channel, and the interceptors.
@@ -347,9 +348,10 @@ where
     }
 }
 
-/// The channel of a generated client, watching responses for the calls that run end hooks:
-/// it records the response headers and trailers in the call's context and runs the end hooks
-/// when the final status arrives. Calls without hooks pass through untouched.
+/// The channel of a generated client, watching every response: it repairs a final status tonic
+/// would misread or panic on ([`sanitize_status`]), and for calls that run end hooks records the
+/// response headers and trailers in the call's context and runs the end hooks when the final
+/// status arrives.
 #[derive(Debug, Clone)]
 pub(crate) struct Observed<T>(T);
 
@@ -391,7 +393,8 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let response = ready!(this.inner.poll(cx))?;
+        let mut response = ready!(this.inner.poll(cx))?;
+        sanitize_status(response.headers_mut());
         let mut hooks = this.hooks.take();
         if let Some(hooks) = &hooks {
             *hooks.context.headers() = MetadataMap::from_headers(response.headers().clone());
@@ -438,7 +441,12 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, B::Error>>> {
         let this = self.project();
-        let frame = ready!(this.inner.poll_frame(cx));
+        let mut frame = ready!(this.inner.poll_frame(cx));
+        if let Some(Ok(frame)) = &mut frame
+            && let Some(trailers) = frame.trailers_mut()
+        {
+            sanitize_status(trailers);
+        }
         if this.hooks.is_some() {
             match &frame {
                 Some(Ok(frame)) => {
