@@ -156,6 +156,18 @@ impl Builder {
             .iter()
             .map(|proto| descriptor_name(proto, &includes))
             .collect::<io::Result<Vec<_>>>()?;
+        // `import "greeter/options.proto"` works with no include path of the user's: the file
+        // is written under cargo's OUT_DIR (not among the generated files) and searched last,
+        // so a copy of the user's own comes first.
+        let options_dir = std::env::var_os("OUT_DIR")
+            .map_or_else(std::env::temp_dir, PathBuf::from)
+            .join(format!("protoc-gen-greeter-{}-include", crate::VERSION));
+        write_if_changed(
+            &options_dir.join(crate::OPTIONS_PROTO_NAME),
+            crate::OPTIONS_PROTO.as_bytes(),
+        )?;
+        let mut includes = includes;
+        includes.push(&options_dir);
         let protoc = self
             .protoc
             .clone()
@@ -289,6 +301,9 @@ fn print_rerun_if_changed(descriptors: &Descriptors, includes: &[&Path]) {
 fn write_if_changed(path: &Path, content: &[u8]) -> io::Result<()> {
     if std::fs::read(path).is_ok_and(|existing| existing == content) {
         return Ok(());
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
     }
     std::fs::write(path, content)
 }

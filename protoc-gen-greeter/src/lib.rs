@@ -18,6 +18,7 @@
 //! ```
 
 mod builder;
+mod contract;
 mod descriptors;
 mod docs;
 mod error;
@@ -38,6 +39,7 @@ use prost_types::compiler::{CodeGeneratorResponse, code_generator_response};
 use descriptors::Descriptors;
 
 pub use builder::{Builder, configure};
+pub use contract::{OPTIONS_PROTO, OPTIONS_PROTO_NAME};
 pub use error::Error;
 pub use generate::{GeneratedFile, THREADS_ENV};
 pub use options::Options;

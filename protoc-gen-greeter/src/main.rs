@@ -20,6 +20,11 @@ fn main() -> ExitCode {
         println!("protoc-gen-greeter {}", protoc_gen_greeter::VERSION);
         return ExitCode::SUCCESS;
     }
+    // `protoc-gen-greeter --options-proto > greeter/options.proto`: the file contracts import.
+    if std::env::args().skip(1).any(|arg| arg == "--options-proto") {
+        print!("{}", protoc_gen_greeter::OPTIONS_PROTO);
+        return ExitCode::SUCCESS;
+    }
     // A panic inside the generator is caught and answered as an error response; keep stderr
     // for protoc's own message rather than a backtrace.
     std::panic::set_hook(Box::new(|_| {}));

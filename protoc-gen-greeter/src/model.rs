@@ -6,6 +6,7 @@ use prost_build::Comments;
 use prost_reflect::DescriptorPool;
 use prost_types::method_options::IdempotencyLevel;
 
+use crate::contract::{self, ErrorCase};
 use crate::error::Error;
 use crate::names::{self, MethodNames, ServiceNames};
 
@@ -40,6 +41,8 @@ pub struct Method {
     pub server_streaming: bool,
     pub idempotency: Idempotency,
     pub deprecated: bool,
+    /// The errors it declares (`(greeter.contract)`, service defaults first).
+    pub errors: Vec<ErrorCase>,
 }
 
 /// The `idempotency_level` option.
@@ -52,7 +55,11 @@ pub enum Idempotency {
 
 impl Service {
     /// Builds the model of one service that prost-build reported.
-    pub fn new(service: prost_build::Service, pool: &DescriptorPool) -> Result<Self, Error> {
+    pub fn new(
+        service: prost_build::Service,
+        pool: &DescriptorPool,
+        extern_paths: &[(String, String)],
+    ) -> Result<Self, Error> {
         let full_name = if service.package.is_empty() {
             service.proto_name.clone()
         } else {
@@ -70,7 +77,19 @@ impl Service {
             .methods
             .into_iter()
             .zip(method_names)
-            .map(|(method, names)| Method::new(method, names, &file, &full_name))
+            .map(|(method, names)| {
+                let errors = descriptor
+                    .methods()
+                    .find(|m| m.name() == method.proto_name)
+                    .map(|m| contract::errors(pool, &descriptor, &m, extern_paths))
+                    .transpose()
+                    .map_err(|message| Error::Unsupported {
+                        file: file.clone(),
+                        message,
+                    })?
+                    .unwrap_or_default();
+                Method::new(method, names, &file, &full_name, errors)
+            })
             .collect::<Result<_, _>>()?;
         Ok(Self {
             names: ServiceNames::new(&service.proto_name),
@@ -106,6 +125,7 @@ impl Method {
         names: MethodNames,
         file: &str,
         service: &str,
+        errors: Vec<ErrorCase>,
     ) -> Result<Self, Error> {
         let rust_path = |rust_type: &str| {
             syn::parse_str::<syn::Type>(rust_type).map_err(|e| Error::Unsupported {
@@ -133,6 +153,7 @@ impl Method {
             comments: method.comments,
             names,
             idempotency,
+            errors,
         })
     }
 }

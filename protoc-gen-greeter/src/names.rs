@@ -78,6 +78,8 @@ pub struct ServiceNames {
     pub hooks_module: String,
     /// The typed hooks trait, e.g. `GreeterHooks`.
     pub hooks_trait: String,
+    /// The module holding the per-method contracts, e.g. `greeter_contract`.
+    pub contract_module: String,
     /// Which hook sees which method's messages, e.g. `GreeterHookRoutes`.
     pub hook_routes: String,
 }
@@ -96,6 +98,7 @@ impl ServiceNames {
             methods_module: format!("{snake}_methods"),
             hooks_module: format!("{snake}_hooks"),
             hooks_trait: format!("{camel}Hooks"),
+            contract_module: format!("{snake}_contract"),
             hook_routes: format!("{camel}HookRoutes"),
         }
     }

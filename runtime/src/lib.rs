@@ -59,6 +59,15 @@ pub mod __codegen {
     pub use std::marker::{Send, Sync};
     pub use std::result::Result;
 
+    // Per-method error contracts (`<service>_contract`) and status details.
+    pub use crate::codegen::contract;
+    pub use crate::status::{self, Detail};
+    pub use std::convert::From;
+    pub use std::error::Error as ErrorTrait;
+    pub use std::fmt;
+    pub use std::option::Option::{self, None, Some};
+    pub use std::string::String;
+
     // Typed per-method hooks (`<service>_hooks`).
     pub use crate::hooks::{HookRoutes, HooksInterceptor, hook};
     pub use crate::interceptor::{AnyMessage, CallContext};
@@ -70,5 +79,5 @@ pub mod __codegen {
 
     /// The code-generation interface this runtime provides. Generated code asserts it at compile
     /// time so that a generator/runtime mismatch is a clear error instead of a confusing one.
-    pub const CODEGEN_VERSION: u32 = 3;
+    pub const CODEGEN_VERSION: u32 = 4;
 }

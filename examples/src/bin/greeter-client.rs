@@ -56,6 +56,8 @@ enum Command {
 /// Why the command failed: the call's status (already printed) or a setup error.
 enum Failure {
     Call(Status),
+    /// A failed SayHello, whose declared errors the contract reads.
+    SayHello(Status),
     Other(String),
 }
 
@@ -85,6 +87,12 @@ fn main() -> ExitCode {
             }
             ExitCode::FAILURE
         }
+        Err(Failure::SayHello(status)) => {
+            for line in report::describe_say_hello_error(&status) {
+                eprintln!("{line}");
+            }
+            ExitCode::FAILURE
+        }
         Err(Failure::Other(message)) => {
             eprintln!("greeter-client: {message}");
             ExitCode::FAILURE
@@ -106,7 +114,7 @@ async fn run(args: Args) -> Result<(), Failure> {
     let lines = match args.command {
         Command::SayHello => client::say_hello(&mut client, name)
             .await
-            .map_err(Failure::Call)?
+            .map_err(Failure::SayHello)?
             .lines("reply: "),
         Command::LotsOfReplies => client::lots_of_replies(&mut client, name)
             .await

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use greeter_examples::client::{self, ClientConfig, GreeterClient, report};
 use greeter_examples::pb::HelloRequest;
+use greeter_examples::pb::greeter_contract::say_hello;
 use greeter_examples::pb::greeter_methods::SERVICE_NAME;
 use greeter_examples::server::{self, ServerConfig, text};
 use tokio::net::TcpListener;
@@ -228,10 +229,12 @@ async fn failures(
             status.message(),
             server::QUOTA_EXCEEDED_MESSAGE,
         );
-        let details = greeter_runtime::status::Details::of(&status).unwrap_or_default();
-        let subjects: Vec<_> = details
-            .get::<greeter_runtime::status::QuotaFailure>()
-            .and_then(Result::ok)
+        // Read through the error SayHello's contract declares.
+        let declared = match say_hello::Error::from_status(&status) {
+            say_hello::Error::ResourceExhausted { detail, .. } => Some(detail),
+            say_hello::Error::Other(_) => None,
+        };
+        let subjects: Vec<_> = declared
             .map(|failure| {
                 failure
                     .violations

@@ -278,12 +278,15 @@ pub async fn all(
     out: &mut impl Write,
 ) -> io::Result<Vec<(&'static str, Status)>> {
     let mut failures = Vec::new();
-    let mut report = |out: &mut dyn Write, command, lines: Result<Vec<String>, Status>| {
+    let mut report = |out: &mut dyn Write,
+                      command,
+                      lines: Result<Vec<String>, Status>,
+                      describe: fn(&Status) -> Vec<String>| {
         writeln!(out, "== {command}")?;
         match lines {
             Ok(lines) => lines.iter().try_for_each(|line| writeln!(out, "{line}")),
             Err(status) => {
-                let lines = report::describe_status(&status);
+                let lines = describe(&status);
                 failures.push((command, status));
                 lines.iter().try_for_each(|line| writeln!(out, "{line}"))
             }
@@ -291,20 +294,21 @@ pub async fn all(
     };
 
     let outcome = say_hello(client, name).await.map(|r| r.lines("reply: "));
-    report(out, "say-hello", outcome)?;
+    report(out, "say-hello", outcome, report::describe_say_hello_error)?;
     let outcome = lots_of_replies(client, name)
         .await
         .map(|r| r.lines("reply: "));
-    report(out, "lots-of-replies", outcome)?;
+    report(out, "lots-of-replies", outcome, report::describe_status)?;
     let names = std::iter::once(name).chain(SAMPLE_NAMES).map(str::to_owned);
     let outcome = lots_of_greetings(client, names.collect()).await;
     report(
         out,
         "lots-of-greetings",
         outcome.map(|r| r.lines("reply: ")),
+        report::describe_status,
     )?;
     let lines = SAMPLE_LINES.iter().map(|&line| line.to_owned()).collect();
     let outcome = bidi_lines(client, lines).await.map(|r| r.lines("AI："));
-    report(out, "bidi", outcome)?;
+    report(out, "bidi", outcome, report::describe_status)?;
     Ok(failures)
 }

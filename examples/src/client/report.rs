@@ -1,5 +1,6 @@
 //! Human-readable lines for what a call brought back: metadata, statuses and their details.
 
+use crate::pb::greeter_contract::say_hello;
 use greeter_runtime::status::{
     Any, BadRequest, Details, ErrorInfo, LocalizedMessage, QuotaFailure, unpack,
 };
@@ -77,6 +78,31 @@ pub fn describe_status(status: &Status) -> Vec<String> {
     lines
 }
 
+/// A failed SayHello: the error its contract declares (RESOURCE_EXHAUSTED with a QuotaFailure)
+/// read through the generated `say_hello::Error`, any other status as [`describe_status`].
+pub fn describe_say_hello_error(status: &Status) -> Vec<String> {
+    match say_hello::Error::from_status(status) {
+        say_hello::Error::ResourceExhausted { message, detail } => {
+            let mut lines = vec![format!(
+                "error: RESOURCE_EXHAUSTED (declared by SayHello): {message}"
+            )];
+            lines.extend(
+                detail
+                    .violations
+                    .iter()
+                    .map(|v| format!("  QuotaFailure violation {}: {}", v.subject, v.description)),
+            );
+            lines.extend(
+                describe_metadata("trailer", status.metadata())
+                    .into_iter()
+                    .map(|line| format!("  {line}")),
+            );
+            lines
+        }
+        say_hello::Error::Other(status) => describe_status(&status),
+    }
+}
+
 /// One line per standard detail entry; a detail of another type by its type URL and size.
 fn describe_detail(any: &Any) -> Vec<String> {
     if let Some(Ok(failure)) = unpack::<QuotaFailure>(any) {
@@ -141,6 +167,31 @@ mod tests {
                 "  detail type.googleapis.com/acme.v1.Mystery (3 bytes)",
             ]
         );
+    }
+
+    #[test]
+    fn say_hello_errors_are_read_through_the_contract() {
+        let status: Status = say_hello::Error::ResourceExhausted {
+            message: "Request limit exceeded.".into(),
+            detail: QuotaFailure {
+                violations: vec![Violation {
+                    subject: "name:world".into(),
+                    description: "1 call per name".into(),
+                    ..Default::default()
+                }],
+            },
+        }
+        .into();
+        assert_eq!(
+            describe_say_hello_error(&status),
+            [
+                "error: RESOURCE_EXHAUSTED (declared by SayHello): Request limit exceeded.",
+                "  QuotaFailure violation name:world: 1 call per name",
+            ]
+        );
+        // Without the declared detail it is any other status.
+        let bare = Status::resource_exhausted("busy");
+        assert_eq!(describe_say_hello_error(&bare), describe_status(&bare));
     }
 
     #[test]

@@ -3,14 +3,15 @@
 use std::pin::Pin;
 
 use greeter_runtime::metadata::{ResponseExt, ResponseTrailers};
-use greeter_runtime::status::{Details, QuotaFailure, quota_failure};
+use greeter_runtime::status::{QuotaFailure, quota_failure};
 use tokio_stream::{Stream, StreamExt};
 use tonic::metadata::errors::InvalidMetadataValue;
 use tonic::metadata::{AsciiMetadataValue, MetadataMap};
-use tonic::{Code, Request, Response, Status, Streaming};
+use tonic::{Request, Response, Status, Streaming};
 
 use super::quota::Quota;
 use super::text;
+use crate::pb::greeter_contract::say_hello;
 use crate::pb::greeter_server::Greeter;
 use crate::pb::{HelloRequest, HelloResponse};
 
@@ -71,15 +72,17 @@ impl GreeterService {
             "SayHello allows {limit} call{} per name",
             if limit == 1 { "" } else { "s" }
         );
-        Details::new()
-            .with(QuotaFailure {
+        say_hello::Error::ResourceExhausted {
+            message: QUOTA_EXCEEDED_MESSAGE.to_owned(),
+            detail: QuotaFailure {
                 violations: vec![quota_failure::Violation {
                     subject: format!("name:{name}"),
                     description,
                     ..Default::default()
                 }],
-            })
-            .into_status(Code::ResourceExhausted, QUOTA_EXCEEDED_MESSAGE)
+            },
+        }
+        .into()
     }
 }
 
@@ -186,6 +189,7 @@ fn stamp(trailers: &ResponseTrailers) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tonic::Code;
 
     fn metadata(value: Option<&str>) -> MetadataMap {
         let mut metadata = MetadataMap::new();
@@ -233,8 +237,13 @@ mod tests {
         let status = service.say_hello(hello()).await.unwrap_err();
         assert_eq!(status.code(), Code::ResourceExhausted);
         assert_eq!(status.message(), QUOTA_EXCEEDED_MESSAGE);
-        let quota: QuotaFailure = Details::of(&status).unwrap().get().unwrap().unwrap();
-        let violations = &quota.violations;
+        let say_hello::Error::ResourceExhausted { message, detail } =
+            say_hello::Error::from_status(&status)
+        else {
+            panic!("not the declared error: {status:?}");
+        };
+        assert_eq!(message, QUOTA_EXCEEDED_MESSAGE);
+        let violations = &detail.violations;
         assert_eq!(violations[0].subject, "name:Tom");
     }
 

@@ -10,6 +10,7 @@
 //! is held at once.
 
 mod client;
+mod contract;
 mod hooks;
 mod methods;
 mod package;
@@ -34,7 +35,7 @@ use crate::options::Options;
 const GENERATOR_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The runtime's code-generation interface this generator emits code for.
-const CODEGEN_VERSION: u32 = 3;
+const CODEGEN_VERSION: u32 = 4;
 
 /// prost-build's file name for items of the empty package.
 const DEFAULT_PACKAGE_FILE: &str = "_";

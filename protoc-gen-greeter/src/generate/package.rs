@@ -12,7 +12,7 @@ use quote::quote;
 
 use super::{
     CODEGEN_VERSION, Context, DEFAULT_PACKAGE_FILE, GENERATOR_VERSION, GeneratedFile, PackagePlan,
-    client, hooks, methods, panic_message, server,
+    client, contract, hooks, methods, panic_message, server,
 };
 use crate::descriptors::Descriptors;
 use crate::error::Error;
@@ -78,13 +78,13 @@ pub(super) fn render_package(
     parts: PackageParts,
 ) -> Result<Option<GeneratedFile>, Error> {
     let cx = Context::new(options)?;
-    let services = parts
+    let mut services = parts
         .services
         .into_iter()
         .map(|service| {
             Ok(generate_service(
                 &cx,
-                &Service::new(service, &descriptors.pool)?,
+                &Service::new(service, &descriptors.pool, &options.extern_paths)?,
             ))
         })
         .collect::<Result<Vec<_>, Error>>()?;
@@ -97,6 +97,12 @@ pub(super) fn render_package(
         .iter()
         .map(|&i| descriptors.files[i].name.as_str())
         .collect();
+    // Every message of the package can be a status detail.
+    let messages =
+        crate::contract::package_messages(&descriptors.pool, &sources, &options.extern_paths);
+    if !messages.is_empty() {
+        services.push(contract::detail_impls(&cx, &messages));
+    }
     let content = render(&cx, &name, &sources, &parts.messages, &services)?;
     Ok(Some(GeneratedFile { name, content }))
 }
@@ -197,5 +203,6 @@ fn generate_service(cx: &Context<'_>, service: &Service) -> TokenStream {
     let hooks = (cx.options.server || cx.options.client)
         .then(|| hooks::generate_hooks(cx, service))
         .flatten();
-    quote! { #methods #server #client #hooks }
+    let contract = contract::generate_contract_module(cx, service);
+    quote! { #methods #server #client #hooks #contract }
 }

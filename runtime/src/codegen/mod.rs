@@ -5,6 +5,7 @@
 //! is compiled by every user for every service.
 
 mod client;
+pub mod contract;
 mod intercept;
 mod server;
 
