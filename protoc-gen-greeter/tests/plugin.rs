@@ -43,6 +43,8 @@ fn greeter_includes() -> Vec<PathBuf> {
 fn stress_includes() -> Vec<PathBuf> {
     vec![
         workspace().join("tests/proto"),
+        // greeter/options.proto
+        workspace().join("proto"),
         protoc_bin_vendored::include_path().expect("vendored protoc includes"),
     ]
 }

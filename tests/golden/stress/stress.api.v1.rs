@@ -801,6 +801,544 @@ pub mod everything_hooks {
         }
     }
 }
+/// Method descriptions of `stress.api.v1.Contracted`, for interceptors and tooling.
+pub mod contracted_methods {
+    use ::greeter_runtime::__codegen as rt;
+    /// Fully qualified name of the service.
+    pub const SERVICE_NAME: &str = "stress.api.v1.Contracted";
+    /// `/stress.api.v1.Contracted/Fetch`
+    pub const FETCH: rt::MethodInfo = rt::MethodInfo::new(
+            SERVICE_NAME,
+            "Fetch",
+            "/stress.api.v1.Contracted/Fetch",
+            rt::StreamingKind::Unary,
+            rt::Idempotency::Unknown,
+        )
+        .with_message_types("stress.api.v1.Item", "stress.api.v1.Item");
+    /// `/stress.api.v1.Contracted/Plain`
+    pub const PLAIN: rt::MethodInfo = rt::MethodInfo::new(
+            SERVICE_NAME,
+            "Plain",
+            "/stress.api.v1.Contracted/Plain",
+            rt::StreamingKind::BidiStreaming,
+            rt::Idempotency::Unknown,
+        )
+        .with_message_types("stress.api.v1.Item", "stress.api.v1.Item");
+    /// Every method of the service, in declaration order.
+    pub const METHODS: &[rt::MethodInfo] = &[FETCH, PLAIN];
+}
+/// Server side of `stress.api.v1.Contracted`.
+pub mod contracted_server {
+    use ::greeter_runtime::__codegen as rt;
+    /// Declared errors: a service default, several per method, details from this package, from
+    /// another package (nested) and from google.rpc, one code twice.
+    ///
+    /// Implement this to serve `stress.api.v1.Contracted`, then hand it to [`ContractedServer`].
+    pub trait Contracted: rt::Send + rt::Sync + 'static {
+        /// Every kind of declared error.
+        fn fetch(
+            &self,
+            request: rt::tonic::Request<super::Item>,
+        ) -> impl rt::Future<
+            Output = rt::Result<rt::tonic::Response<super::Item>, rt::tonic::Status>,
+        > + rt::Send;
+        /// The response stream of `plain`.
+        type PlainStream: rt::tokio_stream::Stream<
+                Item = rt::Result<super::Item, rt::tonic::Status>,
+            >
+            + rt::Send
+            + 'static;
+        /// Only the service's default.
+        fn plain(
+            &self,
+            request: rt::tonic::Request<rt::tonic::Streaming<super::Item>>,
+        ) -> impl rt::Future<
+            Output = rt::Result<
+                rt::tonic::Response<Self::PlainStream>,
+                rt::tonic::Status,
+            >,
+        > + rt::Send;
+    }
+    /// Serves a [`Contracted`] implementation as the gRPC service `stress.api.v1.Contracted`: `ContractedServer::new(handler)`, then interceptors, compression and message size limits (`greeter_runtime::ServiceServer`).
+    pub type ContractedServer<T> = rt::ServiceServer<T, ContractedRoutes>;
+    /// Which method of a [`Contracted`] implementation serves which path of `stress.api.v1.Contracted`.
+    #[derive(Debug, Clone, Copy)]
+    pub struct ContractedRoutes;
+    impl<T: Contracted> rt::Routes<T> for ContractedRoutes {
+        const NAME: &'static str = super::contracted_methods::SERVICE_NAME;
+        fn route<B: rt::RequestBody>(
+            core: &rt::ServerCore,
+            inner: &rt::Arc<T>,
+            req: rt::http::Request<B>,
+        ) -> rt::ServerFuture {
+            match req.uri().path() {
+                "/stress.api.v1.Contracted/Fetch" => {
+                    core.unary(
+                        inner,
+                        &super::contracted_methods::FETCH,
+                        req,
+                        |inner: rt::Arc<T>, request| async move {
+                            <T as Contracted>::fetch(&inner, request).await
+                        },
+                    )
+                }
+                "/stress.api.v1.Contracted/Plain" => {
+                    core.streaming(
+                        inner,
+                        &super::contracted_methods::PLAIN,
+                        req,
+                        |inner: rt::Arc<T>, request| async move {
+                            <T as Contracted>::plain(&inner, request).await
+                        },
+                    )
+                }
+                path => rt::ServerCore::unknown_method(path),
+            }
+        }
+    }
+}
+/// Client side of `stress.api.v1.Contracted`.
+pub mod contracted_client {
+    use ::greeter_runtime::__codegen as rt;
+    /// Declared errors: a service default, several per method, details from this package, from
+    /// another package (nested) and from google.rpc, one code twice.
+    ///
+    /// Client for `stress.api.v1.Contracted`.
+    #[derive(Debug, Clone)]
+    pub struct ContractedClient<T> {
+        inner: rt::ClientCore<T>,
+    }
+    impl ContractedClient<rt::tonic::transport::Channel> {
+        /// Connects to `dst` (such as `"http://127.0.0.1:50051"`).
+        pub async fn connect<D>(dst: D) -> rt::Result<Self, rt::tonic::transport::Error>
+        where
+            D: rt::TryInto<rt::tonic::transport::Endpoint>,
+            D::Error: rt::Into<rt::StdError>,
+        {
+            let channel = rt::tonic::transport::Endpoint::new(dst)?.connect().await?;
+            Ok(Self::new(channel))
+        }
+    }
+    impl<T> ContractedClient<T>
+    where
+        T: rt::tonic::client::GrpcService<rt::tonic::body::Body> + rt::Send,
+        T::Future: rt::Send,
+        T::Error: rt::Into<rt::StdError>,
+        T::ResponseBody: rt::Body<Data = rt::Bytes> + rt::Send + 'static,
+        <T::ResponseBody as rt::Body>::Error: rt::Into<rt::StdError> + rt::Send,
+    {
+        /// Sends calls over `inner`, such as a `tonic::transport::Channel`.
+        pub fn new(inner: T) -> Self {
+            Self {
+                inner: rt::ClientCore::new(inner),
+            }
+        }
+        /// Sends calls over `inner` to `origin`, for transports that need the authority.
+        pub fn with_origin(inner: T, origin: rt::http::Uri) -> Self {
+            Self {
+                inner: rt::ClientCore::with_origin(inner, origin),
+            }
+        }
+        /// Runs `interceptor` on the head of every call, before it is sent, after the head
+        /// interceptors added before it.
+        #[must_use]
+        pub fn with_head_interceptor(
+            mut self,
+            interceptor: impl rt::HeadInterceptor,
+        ) -> Self {
+            self.inner.interceptors = self.inner.interceptors.with_head(interceptor);
+            self
+        }
+        /// Runs `interceptor` around every call, inside the call interceptors added before it.
+        #[must_use]
+        pub fn with_call_interceptor(
+            mut self,
+            interceptor: impl rt::CallInterceptor,
+        ) -> Self {
+            self.inner.interceptors = self.inner.interceptors.with_call(interceptor);
+            self
+        }
+        /// Replaces the interceptors with `interceptors`.
+        #[must_use]
+        pub fn with_interceptors(mut self, interceptors: rt::Interceptors) -> Self {
+            self.inner.interceptors = interceptors;
+            self
+        }
+        /// Compresses requests with `encoding`; the server must accept it.
+        #[must_use]
+        pub fn send_compressed(mut self, encoding: rt::CompressionEncoding) -> Self {
+            self.inner = self.inner.send_compressed(encoding);
+            self
+        }
+        /// Tells the server that responses may be compressed with `encoding`.
+        #[must_use]
+        pub fn accept_compressed(mut self, encoding: rt::CompressionEncoding) -> Self {
+            self.inner = self.inner.accept_compressed(encoding);
+            self
+        }
+        /// Limits the size of a decoded response message (default: 4 MiB).
+        #[must_use]
+        pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
+            self.inner = self.inner.max_decoding_message_size(limit);
+            self
+        }
+        /// Limits the size of an encoded request message (default: `usize::MAX`).
+        #[must_use]
+        pub fn max_encoding_message_size(mut self, limit: usize) -> Self {
+            self.inner = self.inner.max_encoding_message_size(limit);
+            self
+        }
+        /// Every kind of declared error.
+        ///
+        /// Calls `/stress.api.v1.Contracted/Fetch`.
+        pub async fn fetch(
+            &mut self,
+            request: impl rt::tonic::IntoRequest<super::Item>,
+        ) -> rt::Result<rt::tonic::Response<super::Item>, rt::tonic::Status> {
+            self.inner
+                .unary(&super::contracted_methods::FETCH, request.into_request())
+                .await
+        }
+        /// Only the service's default.
+        ///
+        /// Calls `/stress.api.v1.Contracted/Plain`.
+        pub async fn plain(
+            &mut self,
+            request: impl rt::tonic::IntoStreamingRequest<Message = super::Item>,
+        ) -> rt::Result<
+            rt::tonic::Response<rt::tonic::codec::Streaming<super::Item>>,
+            rt::tonic::Status,
+        > {
+            self.inner
+                .streaming(
+                    &super::contracted_methods::PLAIN,
+                    request.into_streaming_request(),
+                )
+                .await
+        }
+    }
+}
+/// Typed per-method hooks of `stress.api.v1.Contracted`, installed as one call interceptor.
+pub mod contracted_hooks {
+    use ::greeter_runtime::__codegen as rt;
+    /// Typed hooks on the messages of `stress.api.v1.Contracted`: per method one that sees each request and one that sees each response, in place, and may change it or end the call with an error. Every hook does nothing unless implemented. Install an implementation with `with_call_interceptor(intercept(hooks))` on a generated server or client.
+    ///
+    /// A server's hooks see requests as they arrive, before the handler, and responses before they are sent; a client's see requests before they are sent and responses as they arrive (`context.side()` tells which). Hooks run as each message is decoded or encoded, so they are not async (`greeter_runtime::hooks`).
+    #[allow(unused_variables)]
+    pub trait ContractedHooks: rt::Send + rt::Sync + 'static {
+        /// Sees the request of `Fetch`.
+        fn fetch(
+            &self,
+            context: &rt::CallContext,
+            request: &mut super::Item,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees the response of `Fetch`.
+        fn fetch_response(
+            &self,
+            context: &rt::CallContext,
+            response: &mut super::Item,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees each request of `Plain`.
+        fn plain(
+            &self,
+            context: &rt::CallContext,
+            request: &mut super::Item,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees each response of `Plain`.
+        fn plain_response(
+            &self,
+            context: &rt::CallContext,
+            response: &mut super::Item,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+    }
+    /// Runs `hooks` as a call interceptor: `ContractedServer::new(handler).with_call_interceptor(intercept(hooks))`, or the same on a `ContractedClient`.
+    pub fn intercept<H: ContractedHooks>(
+        hooks: H,
+    ) -> rt::HooksInterceptor<H, ContractedHookRoutes> {
+        rt::HooksInterceptor::new(hooks)
+    }
+    /// Which hook of a [`ContractedHooks`] implementation sees which message of `stress.api.v1.Contracted`.
+    #[derive(Debug, Clone, Copy)]
+    pub struct ContractedHookRoutes;
+    impl<H: ContractedHooks> rt::HookRoutes<H> for ContractedHookRoutes {
+        fn request(
+            hooks: &H,
+            context: &rt::CallContext,
+            message: &mut rt::AnyMessage<'_>,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            match context.method().path() {
+                "/stress.api.v1.Contracted/Fetch" => {
+                    rt::hook(H::fetch, hooks, context, message)
+                }
+                "/stress.api.v1.Contracted/Plain" => {
+                    rt::hook(H::plain, hooks, context, message)
+                }
+                _ => Ok(()),
+            }
+        }
+        fn response(
+            hooks: &H,
+            context: &rt::CallContext,
+            message: &mut rt::AnyMessage<'_>,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            match context.method().path() {
+                "/stress.api.v1.Contracted/Fetch" => {
+                    rt::hook(H::fetch_response, hooks, context, message)
+                }
+                "/stress.api.v1.Contracted/Plain" => {
+                    rt::hook(H::plain_response, hooks, context, message)
+                }
+                _ => Ok(()),
+            }
+        }
+    }
+}
+/// What the methods of `stress.api.v1.Contracted` declare with `(greeter.contract)`: one module per method.
+pub mod contracted_contract {
+    /// The contract of `stress.api.v1.Contracted.Fetch`.
+    pub mod fetch {
+        use ::greeter_runtime::__codegen as rt;
+        /// The errors `stress.api.v1.Contracted.Fetch` declares, and any other status as `Other`. Handlers return it with `?` or `.into()`; clients read a status with [`Error::from_status`].
+        #[derive(Debug, Clone)]
+        pub enum Error {
+            /// `UNAVAILABLE` with a `google.rpc.RetryInfo` detail.
+            Unavailable {
+                /// The status message.
+                message: rt::String,
+                /// The status detail.
+                detail: rt::status::RetryInfo,
+            },
+            /// `NOT_FOUND` with a `stress.common.v1.Page.Window` detail.
+            NotFoundWindow {
+                /// The status message.
+                message: rt::String,
+                /// The status detail.
+                detail: super::super::super::super::common::v1::page::Window,
+            },
+            /// `NOT_FOUND`.
+            NotFound {
+                /// The status message.
+                message: rt::String,
+            },
+            /// `FAILED_PRECONDITION` with a `stress.api.v1.Item` detail.
+            FailedPrecondition {
+                /// The status message.
+                message: rt::String,
+                /// The status detail.
+                detail: super::super::Item,
+            },
+            /// `INVALID_ARGUMENT` with a `google.rpc.BadRequest` detail.
+            InvalidArgument {
+                /// The status message.
+                message: rt::String,
+                /// The status detail.
+                detail: rt::status::BadRequest,
+            },
+            /// Any status the contract does not declare, or a declared code without its
+            /// detail.
+            Other(rt::tonic::Status),
+        }
+        impl Error {
+            /// Reads `status` as this method's error: the declared variant its code (and
+            /// detail, when one is declared) matches, else `Other`.
+            pub fn from_status(status: &rt::tonic::Status) -> Self {
+                if let rt::Some((message, detail)) = rt::contract::detail(
+                    status,
+                    rt::tonic::Code::Unavailable,
+                ) {
+                    return Self::Unavailable {
+                        message,
+                        detail,
+                    };
+                }
+                if let rt::Some((message, detail)) = rt::contract::detail(
+                    status,
+                    rt::tonic::Code::NotFound,
+                ) {
+                    return Self::NotFoundWindow {
+                        message,
+                        detail,
+                    };
+                }
+                if let rt::Some((message, detail)) = rt::contract::detail(
+                    status,
+                    rt::tonic::Code::FailedPrecondition,
+                ) {
+                    return Self::FailedPrecondition {
+                        message,
+                        detail,
+                    };
+                }
+                if let rt::Some((message, detail)) = rt::contract::detail(
+                    status,
+                    rt::tonic::Code::InvalidArgument,
+                ) {
+                    return Self::InvalidArgument {
+                        message,
+                        detail,
+                    };
+                }
+                if let rt::Some(message) = rt::contract::code(
+                    status,
+                    rt::tonic::Code::NotFound,
+                ) {
+                    return Self::NotFound { message };
+                }
+                Self::Other(rt::Clone::clone(status))
+            }
+            /// The status code.
+            pub fn code(&self) -> rt::tonic::Code {
+                match self {
+                    Self::Unavailable { .. } => rt::tonic::Code::Unavailable,
+                    Self::NotFoundWindow { .. } => rt::tonic::Code::NotFound,
+                    Self::NotFound { .. } => rt::tonic::Code::NotFound,
+                    Self::FailedPrecondition { .. } => {
+                        rt::tonic::Code::FailedPrecondition
+                    }
+                    Self::InvalidArgument { .. } => rt::tonic::Code::InvalidArgument,
+                    Self::Other(status) => status.code(),
+                }
+            }
+            /// The status message.
+            pub fn message(&self) -> &str {
+                match self {
+                    Self::Unavailable { message, .. } => message,
+                    Self::NotFoundWindow { message, .. } => message,
+                    Self::NotFound { message, .. } => message,
+                    Self::FailedPrecondition { message, .. } => message,
+                    Self::InvalidArgument { message, .. } => message,
+                    Self::Other(status) => status.message(),
+                }
+            }
+        }
+        impl rt::From<Error> for rt::tonic::Status {
+            fn from(error: Error) -> Self {
+                match error {
+                    Error::Unavailable { message, detail } => {
+                        rt::contract::status(
+                            rt::tonic::Code::Unavailable,
+                            message,
+                            &detail,
+                        )
+                    }
+                    Error::NotFoundWindow { message, detail } => {
+                        rt::contract::status(rt::tonic::Code::NotFound, message, &detail)
+                    }
+                    Error::NotFound { message } => {
+                        rt::tonic::Status::new(rt::tonic::Code::NotFound, message)
+                    }
+                    Error::FailedPrecondition { message, detail } => {
+                        rt::contract::status(
+                            rt::tonic::Code::FailedPrecondition,
+                            message,
+                            &detail,
+                        )
+                    }
+                    Error::InvalidArgument { message, detail } => {
+                        rt::contract::status(
+                            rt::tonic::Code::InvalidArgument,
+                            message,
+                            &detail,
+                        )
+                    }
+                    Error::Other(status) => status,
+                }
+            }
+        }
+        impl rt::From<rt::tonic::Status> for Error {
+            fn from(status: rt::tonic::Status) -> Self {
+                Self::from_status(&status)
+            }
+        }
+        impl rt::fmt::Display for Error {
+            fn fmt(&self, f: &mut rt::fmt::Formatter<'_>) -> rt::fmt::Result {
+                rt::contract::display(f, self.code(), self.message())
+            }
+        }
+        impl rt::ErrorTrait for Error {}
+    }
+    /// The contract of `stress.api.v1.Contracted.Plain`.
+    pub mod plain {
+        use ::greeter_runtime::__codegen as rt;
+        /// The errors `stress.api.v1.Contracted.Plain` declares, and any other status as `Other`. Handlers return it with `?` or `.into()`; clients read a status with [`Error::from_status`].
+        #[derive(Debug, Clone)]
+        pub enum Error {
+            /// `UNAVAILABLE` with a `google.rpc.RetryInfo` detail.
+            Unavailable {
+                /// The status message.
+                message: rt::String,
+                /// The status detail.
+                detail: rt::status::RetryInfo,
+            },
+            /// Any status the contract does not declare, or a declared code without its
+            /// detail.
+            Other(rt::tonic::Status),
+        }
+        impl Error {
+            /// Reads `status` as this method's error: the declared variant its code (and
+            /// detail, when one is declared) matches, else `Other`.
+            pub fn from_status(status: &rt::tonic::Status) -> Self {
+                if let rt::Some((message, detail)) = rt::contract::detail(
+                    status,
+                    rt::tonic::Code::Unavailable,
+                ) {
+                    return Self::Unavailable {
+                        message,
+                        detail,
+                    };
+                }
+                Self::Other(rt::Clone::clone(status))
+            }
+            /// The status code.
+            pub fn code(&self) -> rt::tonic::Code {
+                match self {
+                    Self::Unavailable { .. } => rt::tonic::Code::Unavailable,
+                    Self::Other(status) => status.code(),
+                }
+            }
+            /// The status message.
+            pub fn message(&self) -> &str {
+                match self {
+                    Self::Unavailable { message, .. } => message,
+                    Self::Other(status) => status.message(),
+                }
+            }
+        }
+        impl rt::From<Error> for rt::tonic::Status {
+            fn from(error: Error) -> Self {
+                match error {
+                    Error::Unavailable { message, detail } => {
+                        rt::contract::status(
+                            rt::tonic::Code::Unavailable,
+                            message,
+                            &detail,
+                        )
+                    }
+                    Error::Other(status) => status,
+                }
+            }
+        }
+        impl rt::From<rt::tonic::Status> for Error {
+            fn from(status: rt::tonic::Status) -> Self {
+                Self::from_status(&status)
+            }
+        }
+        impl rt::fmt::Display for Error {
+            fn fmt(&self, f: &mut rt::fmt::Formatter<'_>) -> rt::fmt::Result {
+                rt::contract::display(f, self.code(), self.message())
+            }
+        }
+        impl rt::ErrorTrait for Error {}
+    }
+}
 /// Method descriptions of `stress.api.v1.Nothing`, for interceptors and tooling.
 pub mod nothing_methods {
     use ::greeter_runtime::__codegen as rt;
