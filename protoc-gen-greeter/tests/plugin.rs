@@ -449,3 +449,86 @@ fn rustfmt_option_without_a_rustfmt_is_an_error_naming_the_option() {
     );
     assert_eq!(list(out.path()), Vec::<String>::new());
 }
+
+/// A proto whose one method `bad.v1.Svc.Get` declares `contract`, in a fresh directory.
+fn contract_proto(contract: &str) -> tempdir::Dir {
+    let dir = tempdir::Dir::new();
+    let proto = format!(
+        "syntax = \"proto3\";\npackage bad.v1;\nimport \"greeter/options.proto\";\n\
+         message Help {{ string text = 1; }}\n\
+         service Svc {{\n  rpc Get(Help) returns (Help) {{\n    \
+         option (greeter.contract) = {{ {contract} }};\n  }}\n}}\n"
+    );
+    std::fs::write(dir.path().join("bad.proto"), proto).unwrap();
+    dir
+}
+
+/// Every contract a generator must refuse, with the exact error both paths give.
+const BAD_CONTRACTS: &[(&str, &str)] = &[
+    (
+        r#"error: { code: NOT_FOUND detail: "acme.Missing" }"#,
+        "bad.proto: method `bad.v1.Svc.Get`: error NOT_FOUND with detail `acme.Missing`: no such message in this compilation (is its file imported?)",
+    ),
+    (
+        "error: { code: OK }",
+        "bad.proto: method `bad.v1.Svc.Get`: error code OK is not an error",
+    ),
+    (
+        "error: { detail: \"google.rpc.Help\" }",
+        "bad.proto: method `bad.v1.Svc.Get`: error code OK is not an error",
+    ),
+    (
+        "error: { code: NOT_FOUND } error: { code: NOT_FOUND }",
+        "bad.proto: method `bad.v1.Svc.Get`: error NOT_FOUND is declared twice",
+    ),
+    (
+        r#"error: { code: ABORTED detail: "bad.v1.Help" } error: { code: ABORTED detail: ".bad.v1.Help" }"#,
+        "bad.proto: method `bad.v1.Svc.Get`: error ABORTED with detail `bad.v1.Help` is declared twice",
+    ),
+    (
+        r#"error: { code: ABORTED detail: "google.rpc.Help" } error: { code: ABORTED detail: "bad.v1.Help" }"#,
+        "bad.proto: method `bad.v1.Svc.Get`: errors ABORTED with `google.rpc.Help` and ABORTED with `bad.v1.Help` would both be the variant `AbortedHelp`",
+    ),
+    (
+        "error: { code: 42 }",
+        "bad.proto: method `bad.v1.Svc.Get`: error code 42 is not a gRPC status code",
+    ),
+];
+
+#[test]
+fn bad_contracts_are_errors_naming_the_method_through_protoc() {
+    for (contract, message) in BAD_CONTRACTS {
+        let dir = contract_proto(contract);
+        let (output, _out) = run_protoc(
+            "",
+            &[dir.path().to_path_buf(), workspace().join("proto")],
+            &["bad.proto"],
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{contract}");
+        assert_eq!(stderr.trim(), format!("--greeter_out: {message}"), "{contract}");
+    }
+}
+
+#[test]
+fn bad_contracts_are_errors_naming_the_method_through_build_rs() {
+    for (contract, message) in BAD_CONTRACTS {
+        let dir = contract_proto(contract);
+        let out = tempdir::Dir::new();
+        // No include for greeter/options.proto: the builder provides it.
+        let error = protoc_gen_greeter::configure()
+            .out_dir(out.path())
+            .skip_rerun_if_changed()
+            .compile_protos(&[dir.path().join("bad.proto")], &[dir.path()])
+            .unwrap_err();
+        assert_eq!(error.to_string(), *message, "{contract}");
+    }
+}
+
+#[test]
+fn the_options_proto_comes_from_the_plugin() {
+    let output = Command::new(PLUGIN).arg("--options-proto").output().unwrap();
+    assert!(output.status.success());
+    let shipped = std::fs::read_to_string(workspace().join("proto/greeter/options.proto")).unwrap();
+    assert_eq!(String::from_utf8(output.stdout).unwrap(), shipped);
+}
