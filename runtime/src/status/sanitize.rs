@@ -226,3 +226,94 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::status::{Any, Details};
+    use proptest::prelude::*;
+    use tonic::Status;
+
+    /// Bytes a peer can put in a header value (HTTP forbids only controls).
+    fn header_bytes() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(any::<u8>(), 0..64)
+            .prop_filter("a header value", |b| HeaderValue::from_bytes(b).is_ok())
+    }
+
+    /// `grpc-status-details-bin` values: raw bytes, or base64 of bytes that may or may not be
+    /// a google.rpc.Status.
+    fn details_value() -> impl Strategy<Value = Vec<u8>> {
+        let encoded = proptest::collection::vec(any::<u8>(), 0..64).prop_map(|bytes| {
+            tonic::metadata::MetadataValue::from_bytes(&bytes)
+                .as_encoded_bytes()
+                .to_vec()
+        });
+        let status = (
+            any::<i32>(),
+            ".{0,16}",
+            proptest::collection::vec(any::<u8>(), 0..32),
+        )
+            .prop_map(|(code, message, value)| {
+                let rpc = tonic_types::pb::Status {
+                    code,
+                    message,
+                    details: vec![Any {
+                        type_url: "type.googleapis.com/google.rpc.Help".into(),
+                        value,
+                    }],
+                };
+                tonic::metadata::MetadataValue::from_bytes(&rpc.encode_to_vec())
+                    .as_encoded_bytes()
+                    .to_vec()
+            });
+        prop_oneof![header_bytes(), encoded, status]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        /// Whatever a peer sends as its final status, it reads without a panic, keeps a valid
+        /// code, and its details decode.
+        #[test]
+        fn any_final_status_reads_safely(
+            code in prop_oneof![header_bytes(), (0..=20u32).prop_map(|c| c.to_string().into_bytes())],
+            message in proptest::option::of(header_bytes()),
+            details in proptest::option::of(details_value()),
+        ) {
+            let mut headers = HeaderMap::new();
+            headers.insert(GRPC_STATUS, HeaderValue::from_bytes(&code).unwrap());
+            if let Some(message) = &message {
+                headers.insert(GRPC_MESSAGE, HeaderValue::from_bytes(message).unwrap());
+            }
+            if let Some(details) = &details {
+                headers.insert(GRPC_STATUS_DETAILS, HeaderValue::from_bytes(details).unwrap());
+            }
+            sanitize_status(&mut headers);
+            let status = Status::from_header_map(&headers).unwrap();
+            prop_assert_eq!(status.code(), parse_code(&code).unwrap_or(Code::Unknown));
+            let read = Details::of(&status);
+            prop_assert!(read.is_ok());
+            // Every detail that came through unpacks without a panic, to a value or an error.
+            for any in &read.unwrap() {
+                let _ = crate::status::unpack::<crate::status::Help>(any);
+            }
+            // A second pass changes nothing: the repaired status is sound.
+            let once = headers.clone();
+            sanitize_status(&mut headers);
+            prop_assert_eq!(once, headers);
+        }
+
+        /// Details of a status built anywhere (a handler's raw bytes included) read as a list
+        /// or an error, never a panic.
+        #[test]
+        fn any_details_bytes_read_safely(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let status = Status::with_details(Code::Internal, "x", bytes.into());
+            if let Ok(details) = Details::of(&status) {
+                for any in &details {
+                    let _ = crate::status::unpack::<crate::status::QuotaFailure>(any);
+                    let _ = crate::status::unpack::<crate::status::BadRequest>(any);
+                }
+            }
+        }
+    }
+}
