@@ -506,7 +506,11 @@ fn bad_contracts_are_errors_naming_the_method_through_protoc() {
         );
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!output.status.success(), "{contract}");
-        assert_eq!(stderr.trim(), format!("--greeter_out: {message}"), "{contract}");
+        assert_eq!(
+            stderr.trim(),
+            format!("--greeter_out: {message}"),
+            "{contract}"
+        );
     }
 }
 
@@ -527,7 +531,10 @@ fn bad_contracts_are_errors_naming_the_method_through_build_rs() {
 
 #[test]
 fn the_options_proto_comes_from_the_plugin() {
-    let output = Command::new(PLUGIN).arg("--options-proto").output().unwrap();
+    let output = Command::new(PLUGIN)
+        .arg("--options-proto")
+        .output()
+        .unwrap();
     assert!(output.status.success());
     let shipped = std::fs::read_to_string(workspace().join("proto/greeter/options.proto")).unwrap();
     assert_eq!(String::from_utf8(output.stdout).unwrap(), shipped);
