@@ -36,7 +36,7 @@ fn every_declared_variant_survives_a_round_trip() {
     };
     let (status, back) = round_trip(fetch::Error::NotFoundWindow {
         message: "no such window".into(),
-        detail: window.clone(),
+        detail: window,
     });
     assert_eq!(status.code(), Code::NotFound);
     assert_eq!(status.message(), "no such window");
@@ -83,12 +83,12 @@ fn every_declared_variant_survives_a_round_trip() {
     };
     let (_, back) = round_trip(fetch::Error::Unavailable {
         message: "later".into(),
-        detail: retry.clone(),
+        detail: retry,
     });
     assert!(matches!(back, fetch::Error::Unavailable { detail, .. } if detail == retry));
     let status: Status = plain::Error::Unavailable {
         message: "later".into(),
-        detail: retry.clone(),
+        detail: retry,
     }
     .into();
     assert!(matches!(
