@@ -233,6 +233,101 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_standard_detail_survives_a_round_trip() {
+        let info = ErrorInfo {
+            reason: "QUOTA".into(),
+            domain: "example.com".into(),
+            metadata: [("k".to_owned(), "v".to_owned())].into(),
+        };
+        let retry = RetryInfo {
+            retry_delay: Some(prost_types::Duration {
+                seconds: 3,
+                nanos: 5,
+            }),
+        };
+        let debug = DebugInfo {
+            stack_entries: vec!["frame".into()],
+            detail: "boom".into(),
+        };
+        let quota = QuotaFailure {
+            violations: vec![quota_failure::Violation {
+                subject: "name:a".into(),
+                description: "1 per name".into(),
+                ..Default::default()
+            }],
+        };
+        let precondition = PreconditionFailure {
+            violations: vec![precondition_failure::Violation {
+                r#type: "TOS".into(),
+                subject: "user".into(),
+                description: "not accepted".into(),
+            }],
+        };
+        let bad = BadRequest {
+            field_violations: vec![bad_request::FieldViolation {
+                field: "name".into(),
+                description: "empty".into(),
+                ..Default::default()
+            }],
+        };
+        let request = RequestInfo {
+            request_id: "r-1".into(),
+            serving_data: "shard 2".into(),
+        };
+        let resource = ResourceInfo {
+            resource_type: "book".into(),
+            resource_name: "b-1".into(),
+            owner: "me".into(),
+            description: "missing".into(),
+        };
+        let help = Help {
+            links: vec![help::Link {
+                description: "docs".into(),
+                url: "https://example.com".into(),
+            }],
+        };
+        let localized = LocalizedMessage {
+            locale: "fr-FR".into(),
+            message: "trop".into(),
+        };
+        let status = Details::new()
+            .with(info.clone())
+            .with(retry)
+            .with(debug.clone())
+            .with(quota.clone())
+            .with(precondition.clone())
+            .with(bad.clone())
+            .with(request.clone())
+            .with(resource.clone())
+            .with(help.clone())
+            .with(localized.clone())
+            .into_status(Code::FailedPrecondition, "all of them");
+        let details = Details::of(&status).unwrap();
+        assert_eq!(details.len(), 10);
+        assert_eq!(details.get::<ErrorInfo>().unwrap().unwrap(), info);
+        assert_eq!(details.get::<RetryInfo>().unwrap().unwrap(), retry);
+        assert_eq!(details.get::<DebugInfo>().unwrap().unwrap(), debug);
+        assert_eq!(details.get::<QuotaFailure>().unwrap().unwrap(), quota);
+        assert_eq!(
+            details.get::<PreconditionFailure>().unwrap().unwrap(),
+            precondition
+        );
+        assert_eq!(details.get::<BadRequest>().unwrap().unwrap(), bad);
+        assert_eq!(details.get::<RequestInfo>().unwrap().unwrap(), request);
+        assert_eq!(details.get::<ResourceInfo>().unwrap().unwrap(), resource);
+        assert_eq!(details.get::<Help>().unwrap().unwrap(), help);
+        assert_eq!(
+            details.get::<LocalizedMessage>().unwrap().unwrap(),
+            localized
+        );
+        // The type URLs are the standard ones other gRPC implementations look for.
+        assert_eq!(
+            details.iter().nth(3).unwrap().type_url,
+            "type.googleapis.com/google.rpc.QuotaFailure"
+        );
+    }
+
+    #[test]
     fn unknown_types_are_kept_in_order() {
         let stranger = Any {
             type_url: "example.com/acme.v1.Mystery".into(),
