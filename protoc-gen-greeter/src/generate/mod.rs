@@ -509,7 +509,9 @@ mod tests {
             "stress/type/type.proto",
             "stress/api/api.proto",
         ];
-        let mut compiler = protox::Compiler::new([&root]).unwrap();
+        // greeter/options.proto, which the stress set's contracts import.
+        let options = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto");
+        let mut compiler = protox::Compiler::new([&root, &options]).unwrap();
         compiler.include_imports(true).include_source_info(true);
         compiler.open_files(files).unwrap();
         let set = <crate::FileDescriptorSet as prost::Message>::decode(
