@@ -104,7 +104,7 @@ fn method_module(cx: &Context<'_>, service: &Service, method: &Method) -> TokenS
     let into_status = cases.iter().zip(&variants).zip(&codes).map(|((case, variant), code)| {
         match &case.detail {
             Some(_) => quote! {
-                Error::#variant { message, detail } => #rt::contract::status(#rt::tonic::Code::#code, message, &detail)
+                Error::#variant { message, detail } => #rt::contract::status(#rt::tonic::Code::#code, message, detail)
             },
             None => quote! {
                 Error::#variant { message } => #rt::tonic::Status::new(#rt::tonic::Code::#code, message)

@@ -7,10 +7,8 @@ use tonic::{Code, Status};
 use crate::status::{Detail, Details};
 
 /// A status with `code`, `message` and `detail` as its one google.rpc detail.
-pub fn status<D: Detail>(code: Code, message: String, detail: &D) -> Status {
-    let mut details = Details::new();
-    details.push(detail);
-    details.into_status(code, message)
+pub fn status<D: Detail>(code: Code, message: String, detail: D) -> Status {
+    Details::new().with(detail).into_status(code, message)
 }
 
 /// The message and detail of `status` when it has `code` and a `D` detail that decodes.

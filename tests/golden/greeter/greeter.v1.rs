@@ -519,7 +519,7 @@ pub mod greeter_contract {
                         rt::contract::status(
                             rt::tonic::Code::ResourceExhausted,
                             message,
-                            &detail,
+                            detail,
                         )
                     }
                     Error::Other(status) => status,

@@ -1226,11 +1226,11 @@ pub mod contracted_contract {
                         rt::contract::status(
                             rt::tonic::Code::Unavailable,
                             message,
-                            &detail,
+                            detail,
                         )
                     }
                     Error::NotFoundWindow { message, detail } => {
-                        rt::contract::status(rt::tonic::Code::NotFound, message, &detail)
+                        rt::contract::status(rt::tonic::Code::NotFound, message, detail)
                     }
                     Error::NotFound { message } => {
                         rt::tonic::Status::new(rt::tonic::Code::NotFound, message)
@@ -1239,14 +1239,14 @@ pub mod contracted_contract {
                         rt::contract::status(
                             rt::tonic::Code::FailedPrecondition,
                             message,
-                            &detail,
+                            detail,
                         )
                     }
                     Error::InvalidArgument { message, detail } => {
                         rt::contract::status(
                             rt::tonic::Code::InvalidArgument,
                             message,
-                            &detail,
+                            detail,
                         )
                     }
                     Error::Other(status) => status,
@@ -1319,7 +1319,7 @@ pub mod contracted_contract {
                         rt::contract::status(
                             rt::tonic::Code::Unavailable,
                             message,
-                            &detail,
+                            detail,
                         )
                     }
                     Error::Other(status) => status,
