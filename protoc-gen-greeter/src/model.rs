@@ -6,7 +6,7 @@ use prost_build::Comments;
 use prost_reflect::DescriptorPool;
 use prost_types::method_options::IdempotencyLevel;
 
-use crate::contract::{self, ErrorCase};
+use crate::contract::{self, Contract, Sections};
 use crate::error::Error;
 use crate::names::{self, MethodNames, ServiceNames};
 
@@ -19,6 +19,8 @@ pub struct Service {
     pub comments: Comments,
     pub deprecated: bool,
     pub methods: Vec<Method>,
+    /// The metadata every method declares (`(greeter.defaults)`).
+    pub defaults: Sections,
 }
 
 /// One method, as generated.
@@ -41,8 +43,8 @@ pub struct Method {
     pub server_streaming: bool,
     pub idempotency: Idempotency,
     pub deprecated: bool,
-    /// The errors it declares (`(greeter.contract)`, service defaults first).
-    pub errors: Vec<ErrorCase>,
+    /// The metadata and errors it declares (`(greeter.contract)`, service defaults merged in).
+    pub contract: Contract,
 }
 
 /// The `idempotency_level` option.
@@ -71,6 +73,11 @@ impl Service {
             ))
         })?;
         let file = descriptor.parent_file().name().to_owned();
+        let unsupported = |message| Error::Unsupported {
+            file: file.clone(),
+            message,
+        };
+        let defaults = contract::defaults(pool, &descriptor, extern_paths).map_err(unsupported)?;
         let method_names =
             names::method_names(service.methods.iter().map(|m| m.proto_name.as_str()));
         let methods = service
@@ -78,17 +85,16 @@ impl Service {
             .into_iter()
             .zip(method_names)
             .map(|(method, names)| {
-                let errors = descriptor
+                let contract = descriptor
                     .methods()
                     .find(|m| m.name() == method.proto_name)
-                    .map(|m| contract::errors(pool, &descriptor, &m, extern_paths))
+                    .map(|m| {
+                        contract::method_contract(pool, &defaults, &descriptor, &m, extern_paths)
+                    })
                     .transpose()
-                    .map_err(|message| Error::Unsupported {
-                        file: file.clone(),
-                        message,
-                    })?
+                    .map_err(unsupported)?
                     .unwrap_or_default();
-                Method::new(method, names, &file, &full_name, errors)
+                Method::new(method, names, &file, &full_name, contract)
             })
             .collect::<Result<_, _>>()?;
         Ok(Self {
@@ -97,6 +103,7 @@ impl Service {
             comments: service.comments,
             full_name,
             methods,
+            defaults: defaults.fields,
         })
     }
 
@@ -125,7 +132,7 @@ impl Method {
         names: MethodNames,
         file: &str,
         service: &str,
-        errors: Vec<ErrorCase>,
+        contract: Contract,
     ) -> Result<Self, Error> {
         let rust_path = |rust_type: &str| {
             syn::parse_str::<syn::Type>(rust_type).map_err(|e| Error::Unsupported {
@@ -153,7 +160,7 @@ impl Method {
             comments: method.comments,
             names,
             idempotency,
-            errors,
+            contract,
         })
     }
 }

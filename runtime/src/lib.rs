@@ -32,7 +32,7 @@ pub mod status;
 
 pub use codegen::ServerCore;
 pub use interceptor::{CallInterceptor, HeadInterceptor, Interceptors};
-pub use method::{Idempotency, MethodInfo, StreamingKind};
+pub use method::{Idempotency, MethodInfo, RequestCheck, StreamingKind};
 pub use server::{Routes, ServiceServer};
 
 /// Re-exports used by generated code. Not a public API: its contents follow the generator.
@@ -68,6 +68,11 @@ pub mod __codegen {
     pub use std::option::Option::{self, None, Some};
     pub use std::string::String;
 
+    // Per-method typed metadata (`<service>_contract`).
+    pub use crate::metadata::{self, ResponseExt};
+    pub use std::time::{Duration, SystemTime};
+    pub use std::vec::Vec;
+
     // Typed per-method hooks (`<service>_hooks`).
     pub use crate::hooks::{HookRoutes, HooksInterceptor, hook};
     pub use crate::interceptor::{AnyMessage, CallContext};
@@ -79,5 +84,5 @@ pub mod __codegen {
 
     /// The code-generation interface this runtime provides. Generated code asserts it at compile
     /// time so that a generator/runtime mismatch is a clear error instead of a confusing one.
-    pub const CODEGEN_VERSION: u32 = 4;
+    pub const CODEGEN_VERSION: u32 = 5;
 }

@@ -2,6 +2,14 @@
 
 use std::fmt;
 
+use tonic::metadata::MetadataMap;
+
+use crate::metadata::MetadataError;
+
+/// Reads a call's request metadata as its method's contract declares it; generated
+/// `RequestMetadata::check` functions are of this type.
+pub type RequestCheck = fn(&MetadataMap) -> Result<(), MetadataError>;
+
 /// How messages flow in a method: the four gRPC call kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StreamingKind {
@@ -65,7 +73,10 @@ pub enum Idempotency {
 }
 
 /// Describes one RPC method; generated code holds one `const` of this type per method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+///
+/// Two descriptions are equal when they describe the same method the same way; the request check
+/// (a function) is not compared.
+#[derive(Debug, Clone, Copy)]
 pub struct MethodInfo {
     service: &'static str,
     method: &'static str,
@@ -74,6 +85,7 @@ pub struct MethodInfo {
     idempotency: Idempotency,
     input_type: &'static str,
     output_type: &'static str,
+    request_check: Option<RequestCheck>,
 }
 
 impl MethodInfo {
@@ -93,7 +105,17 @@ impl MethodInfo {
             idempotency,
             input_type: "",
             output_type: "",
+            request_check: None,
         }
+    }
+
+    /// Has generated servers read every call's request metadata with `check` (after the head
+    /// interceptors, before the body or the handler): a call it fails is answered
+    /// INVALID_ARGUMENT naming the key. Generated constants set it for methods whose contract
+    /// declares request metadata.
+    pub const fn with_request_check(mut self, check: RequestCheck) -> Self {
+        self.request_check = Some(check);
+        self
     }
 
     /// Names the proto full names of the request and response message types (e.g.
@@ -142,6 +164,51 @@ impl MethodInfo {
     /// Proto full name of the response message type; empty if the constant does not name it.
     pub const fn output_type(&self) -> &'static str {
         self.output_type
+    }
+
+    /// The check of the request metadata its contract declares, if it declares any.
+    pub const fn request_check(&self) -> Option<RequestCheck> {
+        self.request_check
+    }
+}
+
+impl MethodInfo {
+    /// What equality and hashing compare.
+    #[allow(clippy::type_complexity)]
+    fn identity(
+        &self,
+    ) -> (
+        &'static str,
+        &'static str,
+        &'static str,
+        StreamingKind,
+        Idempotency,
+        &'static str,
+        &'static str,
+    ) {
+        (
+            self.service,
+            self.method,
+            self.path,
+            self.kind,
+            self.idempotency,
+            self.input_type,
+            self.output_type,
+        )
+    }
+}
+
+impl PartialEq for MethodInfo {
+    fn eq(&self, other: &Self) -> bool {
+        self.identity() == other.identity()
+    }
+}
+
+impl Eq for MethodInfo {}
+
+impl std::hash::Hash for MethodInfo {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.identity().hash(state);
     }
 }
 

@@ -79,8 +79,8 @@ async fn serve(pki: &Pki, seen: Arc<Seen>) -> std::net::SocketAddr {
         ))
         .client_ca_root(Certificate::from_pem(&pki.ca_pem))
         .client_auth_optional(true);
-    let greeter = GreeterServer::new(GreeterService::new("test", 0).unwrap())
-        .with_head_interceptor(move |head: &mut Head<'_>| {
+    let greeter = GreeterServer::new(GreeterService::new("test", 0)).with_head_interceptor(
+        move |head: &mut Head<'_>| {
             let chain = head
                 .peer_certs()
                 .map(|certs| certs.iter().map(|cert| cert.to_vec()).collect::<Vec<_>>());
@@ -94,7 +94,8 @@ async fn serve(pki: &Pki, seen: Arc<Seen>) -> std::net::SocketAddr {
             } else {
                 Err(Status::unauthenticated("a client certificate is required"))
             }
-        });
+        },
+    );
     let router = Server::builder()
         .tls_config(tls)
         .unwrap()

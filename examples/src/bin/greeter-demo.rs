@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use greeter_examples::client::{self, ClientConfig, GreeterClient, report};
 use greeter_examples::pb::HelloRequest;
-use greeter_examples::pb::greeter_contract::say_hello;
+use greeter_examples::pb::greeter_contract::{self, bidi_hello, say_hello};
 use greeter_examples::pb::greeter_methods::SERVICE_NAME;
 use greeter_examples::server::{self, ServerConfig, text};
 use tokio::net::TcpListener;
@@ -142,34 +142,39 @@ async fn run() -> Result<Vec<String>, server::BoxError> {
     Ok(checks.failed)
 }
 
-/// Whether `trailers` carry a plausible `timestamp` (unix seconds, after 2023).
-fn has_timestamp(trailers: &tonic::metadata::MetadataMap) -> bool {
-    trailers
-        .get(server::TIMESTAMP_TRAILER)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-        .is_some_and(|seconds| seconds > 1_700_000_000)
+/// Whether a `timestamp` trailer is plausible (unix seconds, after 2023).
+fn recent(timestamp: i64) -> bool {
+    timestamp > 1_700_000_000
 }
 
 /// The four call kinds, succeeding.
 async fn calls(client: &mut GreeterClient, checks: &mut Checks) {
-    println!("\n== say-hello --name world");
-    if let Some(reply) = checks.expect_ok("say-hello", client::say_hello(client, "world").await) {
+    println!("\n== say-hello --name world, with request-id 7");
+    let mut request = Request::new(HelloRequest {
+        name: "world".to_owned(),
+    });
+    say_hello::RequestMetadata {
+        request_id: Some(7),
+        client_os: Some(std::env::consts::OS.to_owned()),
+    }
+    .write_to(request.metadata_mut());
+    let outcome = client::say_hello_request(client, request).await;
+    if let Some(reply) = checks.expect_ok("say-hello", outcome) {
         print_lines(&reply.lines("reply: "));
         checks.expect_eq("say-hello: reply", reply.message.as_str(), "Hello world");
-        let location = reply
-            .headers
-            .get(server::LOCATION_HEADER)
-            .and_then(|v| v.to_str().ok());
+        // Read through the types greeter.proto declares, headers and trailers apart.
+        let header = greeter_contract::Header::from_metadata(&reply.headers);
         checks.expect_eq(
             "say-hello: location header",
-            location,
-            Some(server::DEFAULT_LOCATION),
+            header.map(|h| h.location),
+            Ok(server::DEFAULT_LOCATION.to_owned()),
         );
+        let trailer = say_hello::Trailer::from_metadata(&reply.trailers);
         checks.expect_eq(
             "say-hello: timestamp trailer, apart from the headers",
             (
-                has_timestamp(&reply.trailers),
-                reply.headers.contains_key(server::TIMESTAMP_TRAILER),
+                trailer.is_ok_and(|t| recent(t.timestamp)),
+                say_hello::Trailer::from_metadata(&reply.headers).is_ok(),
             ),
             (true, false),
         );
@@ -207,9 +212,10 @@ async fn calls(client: &mut GreeterClient, checks: &mut Checks) {
         print_lines(&reply.lines("AI："));
         let expected = strings(&["我好!", "在!", "能听懂汉语!", "真的!"]);
         checks.expect_eq("bidi: replies", reply.message, expected);
+        let trailer = bidi_hello::Trailer::from_metadata(&reply.trailers);
         checks.expect_eq(
             "bidi: timestamp trailer",
-            has_timestamp(&reply.trailers),
+            trailer.is_ok_and(|t| recent(t.timestamp)),
             true,
         );
     }
@@ -265,13 +271,16 @@ async fn failures(
     let mut request = Request::new(HelloRequest {
         name: "metadata".to_owned(),
     });
-    request
-        .metadata_mut()
-        .insert(server::REQUEST_ID_KEY, "abc".parse()?);
+    // Untyped on purpose: the typed struct cannot hold a malformed value.
+    let key = say_hello::RequestMetadata::REQUEST_ID.name();
+    request.metadata_mut().insert(key, "abc".parse()?);
     let outcome = client::say_hello_request(client, request).await;
     if let Some(status) = checks.expect_err("request-id: abc", outcome, Code::InvalidArgument) {
-        let names_key = status.message().contains(server::REQUEST_ID_KEY);
-        checks.expect_eq("request-id: abc: message names the key", names_key, true);
+        checks.expect_eq(
+            "request-id: abc: message names the key and type",
+            status.message(),
+            "invalid metadata `request-id`: expected int64, got \"abc\" (invalid digit found in string)",
+        );
     }
     Ok(())
 }

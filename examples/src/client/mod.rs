@@ -12,14 +12,14 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use greeter_runtime::interceptors::{BearerToken, InvalidMetadata, StaticMetadata};
+use greeter_runtime::interceptors::{BearerToken, InvalidMetadata};
 use greeter_runtime::metadata::ResponseExt;
 use tokio_stream::{Stream, StreamExt};
 use tonic::metadata::MetadataMap;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tonic::{Request, Status, Streaming};
 
-use crate::pb::{HelloRequest, HelloResponse, greeter_client};
+use crate::pb::{HelloRequest, HelloResponse, greeter_client, greeter_contract};
 
 /// Errors of setting up a client.
 pub type BoxError = Box<dyn Error + Send + Sync>;
@@ -94,12 +94,22 @@ pub async fn connect(config: &ClientConfig) -> Result<GreeterClient, BoxError> {
     Ok(with_credentials(channel, &config.token)?)
 }
 
-/// Builds a client over `channel` with the two client interceptors: [`BearerToken`] and
-/// [`StaticMetadata`] `client-os: <this OS>`. Fails when `token` cannot be sent as metadata.
+/// Builds a client over `channel` with two client interceptors: [`BearerToken`], and one that
+/// sends `client-os: <this OS>` as the Greeter's contract declares it. Fails when `token` cannot
+/// be sent as metadata.
 pub fn with_credentials(channel: Channel, token: &str) -> Result<GreeterClient, InvalidMetadata> {
     Ok(GreeterClient::new(channel)
         .with_head_interceptor(BearerToken::new(token)?)
-        .with_head_interceptor(StaticMetadata::new([("client-os", std::env::consts::OS)])?))
+        .with_head_interceptor(client_os))
+}
+
+/// Sets the `client-os` request metadata every Greeter method declares.
+fn client_os(head: &mut greeter_runtime::interceptor::Head<'_>) -> Result<(), Status> {
+    greeter_contract::RequestMetadata {
+        client_os: Some(std::env::consts::OS.to_owned()),
+    }
+    .write_to(head.metadata_mut());
+    Ok(())
 }
 
 /// What a successful call brought back: its message(s) and metadata.

@@ -17,10 +17,7 @@ use tonic::transport::server::Router;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 
 pub use quota::Quota;
-pub use service::{
-    GreeterService, LOCATION_HEADER, QUOTA_EXCEEDED_MESSAGE, REQUEST_ID_KEY, ResponseStream,
-    TIMESTAMP_TRAILER, request_id,
-};
+pub use service::{GreeterService, QUOTA_EXCEEDED_MESSAGE, ResponseStream};
 
 use crate::pb::{self, greeter_server::GreeterServer};
 
@@ -102,10 +99,9 @@ pub async fn serve_with_listener(
 /// `grpc.reflection.v1.ServerReflection`. Health and reflection need no token, as load balancers
 /// and tools such as `grpcurl` expect.
 ///
-/// Fails on a `location` that is not a header value and on unreadable or invalid TLS files.
+/// Fails on unreadable or invalid TLS files.
 pub async fn router(config: &ServerConfig) -> Result<Router, BoxError> {
-    let greeter = GreeterService::new(&config.location, config.quota)
-        .map_err(|_| format!("invalid location {:?}: not a header value", config.location))?;
+    let greeter = GreeterService::new(config.location.clone(), config.quota);
     let greeter =
         GreeterServer::new(greeter).with_head_interceptor(BearerAuth::new(config.token.clone()));
 

@@ -1,52 +1,366 @@
-//! The `<service>_contract` module: per method with declared errors, a module holding its
-//! `Error` enum (one variant per declared error, `Other` for any other status), convertible to
-//! and from `tonic::Status`. And the [`Detail`](greeter_runtime::status::Detail) impls that let
-//! every message of a package travel as a status detail.
+//! The `<service>_contract` module: what the service and its methods declare with
+//! `(greeter.defaults)` and `(greeter.contract)`. Per method with a contract, a module holding
+//! its typed metadata (`RequestMetadata`, `Header`, `Trailer`) and its `Error` enum (one variant
+//! per declared error, `Other` for any other status); the service defaults' metadata at the top.
+//! And the [`Detail`](greeter_runtime::status::Detail) impls that let every message of a package
+//! travel as a status detail.
 
 use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::Context;
-use crate::contract::{DetailType, ErrorCase};
+use crate::contract::{DetailType, ErrorCase, Field, FieldType, Section, Sections};
 use crate::docs::doc;
 use crate::model::{Method, Service};
 use crate::names;
 
-/// The contract module of `service`, or nothing when no method declares errors.
+/// The contract module of `service`, or nothing when it declares nothing.
 pub(super) fn generate_contract_module(cx: &Context<'_>, service: &Service) -> Option<TokenStream> {
     let methods: Vec<TokenStream> = service
         .methods
         .iter()
-        .filter(|method| !method.errors.is_empty())
+        .filter(|method| !method.contract.is_empty())
         .map(|method| method_module(cx, service, method))
         .collect();
-    if methods.is_empty() {
+    if methods.is_empty() && service.defaults.is_empty() {
         return None;
     }
+    let rt_import = (!service.defaults.is_empty()).then(|| cx.rt_import.clone());
+    let defaults = metadata_structs(
+        cx,
+        &service.defaults,
+        None,
+        1,
+        &format!("every method of `{}`", service.full_name),
+    );
     let module = names::ident(&service.names.contract_module);
     let module_doc = doc(&format!(
-        "What the methods of `{}` declare with `(greeter.contract)`: one module per method.",
+        "What the methods of `{}` declare with `(greeter.contract)`: one module per method. \
+         The metadata here is what `(greeter.defaults)` declares for all of them.",
         service.full_name
     ));
     Some(quote! {
         #module_doc
         pub mod #module {
+            #rt_import
+            #defaults
             #(#methods)*
         }
     })
 }
 
-fn method_module(cx: &Context<'_>, service: &Service, method: &Method) -> TokenStream {
+/// The typed metadata structs of `sections`, in a module `depth` below the package module;
+/// `owner` says whose they are in their docs. A section the same as the service's `defaults` is
+/// their struct, re-exported.
+fn metadata_structs(
+    cx: &Context<'_>,
+    sections: &Sections,
+    defaults: Option<&Sections>,
+    depth: usize,
+    owner: &str,
+) -> TokenStream {
+    let structs = sections
+        .named()
+        .into_iter()
+        .filter(|(_, fields)| !fields.is_empty())
+        .map(|(section, fields)| {
+            let inherited = defaults.is_some_and(|defaults| defaults.section(section) == fields);
+            if inherited {
+                let name = names::ident(section.struct_name());
+                let alias_doc = doc(&format!(
+                    "The service's [`{0}`](super::{0}): {owner} declares no other.",
+                    section.struct_name()
+                ));
+                quote! {
+                    #alias_doc
+                    pub type #name = super::#name;
+                }
+            } else {
+                metadata_struct(cx, section, fields, depth, owner)
+            }
+        });
+    quote!(#(#structs)*)
+}
+
+fn metadata_struct(
+    cx: &Context<'_>,
+    section: Section,
+    fields: &[Field],
+    depth: usize,
+    owner: &str,
+) -> TokenStream {
     let rt = &cx.rt;
+    let what = match section {
+        Section::Request => "The request metadata clients send to",
+        Section::Header => "The response headers servers send for",
+        Section::Trailer => "The response trailers servers send for",
+    };
+    let name = names::ident(section.struct_name());
+    let struct_doc = doc(&format!(
+        "{what} {owner}, typed. `from_metadata` reads it (an error names a key that is \
+         missing, malformed or repeated), `write_to` writes it."
+    ));
+    let idents: Vec<_> = fields.iter().map(|f| names::ident(&f.name)).collect();
+    let constants: Vec<_> = fields
+        .iter()
+        .map(|f| names::ident(&names::sanitize(&names::shouty(&f.name))))
+        .collect();
+    let definitions = fields.iter().zip(&idents).map(|(field, ident)| {
+        let value = value_type(cx, &field.ty, depth);
+        let ty = if field.repeated {
+            quote!(#rt::Vec<#value>)
+        } else if field.required {
+            value
+        } else {
+            quote!(#rt::Option<#value>)
+        };
+        let how = match (field.required, field.repeated) {
+            (true, false) => "required",
+            (false, false) => "optional",
+            (true, true) => "one value or more",
+            (false, true) => "any number of values",
+        };
+        let summary = format!("`{}`: {}, {how}.", field.key, type_words(&field.ty));
+        let field_doc = if field.doc.is_empty() {
+            doc(&summary)
+        } else {
+            doc(&format!("{}\n\n{summary}", field.doc.trim()))
+        };
+        quote! {
+            #field_doc
+            pub #ident: #ty
+        }
+    });
+    let keys = fields.iter().zip(&constants).map(|(field, constant)| {
+        let codec_type = codec_type(cx, &field.ty, depth);
+        let codec = codec_value(cx, &field.ty, depth);
+        let key = &field.key;
+        let key_doc = doc(&format!("The `{key}` key."));
+        quote! {
+            #key_doc
+            pub const #constant: #rt::metadata::Key<#codec_type> =
+                #rt::metadata::Key::from_static(#key, #codec);
+        }
+    });
+    let reads = fields
+        .iter()
+        .zip(&idents)
+        .zip(&constants)
+        .map(|((field, ident), constant)| {
+            let read = names::ident(match (field.required, field.repeated) {
+                (true, false) => "require",
+                (false, false) => "get",
+                (true, true) => "require_all",
+                (false, true) => "get_all",
+            });
+            quote!(#ident: Self::#constant.#read(metadata)?)
+        });
+    let writes = fields
+        .iter()
+        .zip(&idents)
+        .zip(&constants)
+        .map(|((field, ident), constant)| {
+            if field.required && !field.repeated {
+                quote!(Self::#constant.insert(metadata, &self.#ident);)
+            } else {
+                quote!(Self::#constant.insert_all(metadata, &self.#ident);)
+            }
+        });
+    let derive_default = fields.iter().all(|f| !f.required).then(|| quote!(Default,));
+    let section_methods = match section {
+        Section::Request => quote! {
+            /// Reads the request metadata of `request`.
+            pub fn from_request<T>(request: &#rt::tonic::Request<T>) -> #rt::Result<Self, #rt::metadata::MetadataError> {
+                Self::from_metadata(request.metadata())
+            }
+
+            /// Checks `metadata` as `from_metadata` reads it. Generated servers run it on
+            /// every call before its handler, and answer a failure INVALID_ARGUMENT.
+            pub fn check(metadata: &#rt::tonic::metadata::MetadataMap) -> #rt::Result<(), #rt::metadata::MetadataError> {
+                Self::from_metadata(metadata).map(|_| ())
+            }
+        },
+        Section::Header => quote! {
+            /// Reads the headers of `response`.
+            pub fn from_response<T>(response: &#rt::tonic::Response<T>) -> #rt::Result<Self, #rt::metadata::MetadataError> {
+                Self::from_metadata(response.metadata())
+            }
+
+            /// Writes the headers into `response`.
+            pub fn send<T>(&self, response: &mut #rt::tonic::Response<T>) {
+                self.write_to(response.metadata_mut());
+            }
+        },
+        Section::Trailer => quote! {
+            /// Reads the trailers a generated client received with the single response of a
+            /// unary or client-streaming call (a response stream gives its trailers from
+            /// `Streaming::trailers`; a failed call's are in `Status::metadata`).
+            pub fn from_response<T>(response: &#rt::tonic::Response<T>) -> #rt::Result<Self, #rt::metadata::MetadataError> {
+                Self::from_metadata(&#rt::ResponseExt::trailers(response).unwrap_or_default())
+            }
+
+            /// Writes the trailers into those `response` ends with. A stream that knows them
+            /// only at its end writes into the handle `ResponseExt::trailers_mut` gives.
+            pub fn send<T>(&self, response: &mut #rt::tonic::Response<T>) {
+                self.write_to(&mut #rt::ResponseExt::trailers_mut(response).lock());
+            }
+
+            /// Writes the trailers into a status the call ends with.
+            pub fn attach_to(&self, status: &mut #rt::tonic::Status) {
+                self.write_to(status.metadata_mut());
+            }
+        },
+    };
+    quote! {
+        #struct_doc
+        #[derive(Debug, Clone, PartialEq, #derive_default)]
+        pub struct #name {
+            #(#definitions,)*
+        }
+
+        impl #name {
+            #(#keys)*
+
+            /// Reads the declared keys from `metadata`.
+            pub fn from_metadata(metadata: &#rt::tonic::metadata::MetadataMap) -> #rt::Result<Self, #rt::metadata::MetadataError> {
+                #rt::Result::Ok(Self {
+                    #(#reads,)*
+                })
+            }
+
+            /// Writes the declared keys into `metadata`, replacing what they held (an absent
+            /// value removes its key).
+            pub fn write_to(&self, metadata: &mut #rt::tonic::metadata::MetadataMap) {
+                #(#writes)*
+            }
+
+            #section_methods
+        }
+    }
+}
+
+/// How a field's docs name its type.
+fn type_words(ty: &FieldType) -> String {
+    match ty {
+        FieldType::Enum(t) => format!("enum `{}` by value name", t.full_name),
+        FieldType::Message(t) => format!("message `{}`, encoded", t.full_name),
+        other => other.proto_name().to_ascii_lowercase(),
+    }
+}
+
+/// The Rust type of one value.
+fn value_type(cx: &Context<'_>, ty: &FieldType, depth: usize) -> TokenStream {
+    let rt = &cx.rt;
+    match ty {
+        FieldType::String => quote!(#rt::String),
+        FieldType::Int64 => quote!(i64),
+        FieldType::Uint64 => quote!(u64),
+        FieldType::Bool => quote!(bool),
+        FieldType::Double => quote!(f64),
+        FieldType::Bytes => quote!(#rt::Vec<u8>),
+        FieldType::Duration => quote!(#rt::Duration),
+        FieldType::Timestamp => quote!(#rt::SystemTime),
+        FieldType::Enum(t) | FieldType::Message(t) => user_type(&t.path, t.relative, depth),
+    }
+}
+
+/// The codec type of a key.
+fn codec_type(cx: &Context<'_>, ty: &FieldType, depth: usize) -> TokenStream {
+    let rt = &cx.rt;
+    let name = match ty {
+        FieldType::Enum(t) => {
+            let ty = user_type(&t.path, t.relative, depth);
+            return quote!(#rt::metadata::codec::Enum<#ty>);
+        }
+        FieldType::Message(t) => {
+            let ty = user_type(&t.path, t.relative, depth);
+            return quote!(#rt::metadata::codec::Message<#ty>);
+        }
+        FieldType::String => "Str",
+        FieldType::Int64 => "Int64",
+        FieldType::Uint64 => "Uint64",
+        FieldType::Bool => "Bool",
+        FieldType::Double => "Double",
+        FieldType::Bytes => "Bytes",
+        FieldType::Duration => "Duration",
+        FieldType::Timestamp => "Timestamp",
+    };
+    let name = names::ident(name);
+    quote!(#rt::metadata::codec::#name)
+}
+
+/// The codec value of a key.
+fn codec_value(cx: &Context<'_>, ty: &FieldType, depth: usize) -> TokenStream {
+    let rt = &cx.rt;
+    match ty {
+        FieldType::Enum(t) => {
+            let ty = user_type(&t.path, t.relative, depth);
+            let name = &t.full_name;
+            quote!(#rt::metadata::codec::Enum::new(#name, <#ty>::as_str_name, <#ty>::from_str_name))
+        }
+        FieldType::Message(t) => {
+            let name = &t.full_name;
+            quote!(#rt::metadata::codec::Message::new(#name))
+        }
+        other => codec_type(cx, other, depth),
+    }
+}
+
+/// A user's type from a module `depth` below the package module.
+fn user_type(path: &str, relative: bool, depth: usize) -> TokenStream {
+    let path = if relative {
+        format!("{}{path}", "super::".repeat(depth))
+    } else {
+        path.to_owned()
+    };
+    // The model checked that the path parses.
+    match syn::parse_str::<syn::Type>(&path) {
+        Ok(ty) => quote!(#ty),
+        Err(_) => {
+            let message = format!("`{path}` is not a Rust type");
+            quote!(::core::compile_error!(#message))
+        }
+    }
+}
+
+fn method_module(cx: &Context<'_>, service: &Service, method: &Method) -> TokenStream {
     let rt_import = &cx.rt_import;
     let module = names::ident(&method.names.function);
     let full_name = format!("{}.{}", service.full_name, method.proto_name);
     let module_doc = doc(&format!("The contract of `{full_name}`."));
+    let metadata = metadata_structs(
+        cx,
+        &method.contract.fields,
+        Some(&service.defaults),
+        2,
+        &format!("`{full_name}`"),
+    );
+    let error = (!method.contract.errors.is_empty()).then(|| error_enum(cx, method, &full_name));
+    let own_fields = method
+        .contract
+        .fields
+        .named()
+        .into_iter()
+        .any(|(section, fields)| !fields.is_empty() && service.defaults.section(section) != fields);
+    let rt_import = (own_fields || error.is_some()).then_some(rt_import);
+    quote! {
+        #module_doc
+        pub mod #module {
+            #rt_import
+            #metadata
+            #error
+        }
+    }
+}
+
+/// The `Error` enum of a method with declared errors.
+fn error_enum(cx: &Context<'_>, method: &Method, full_name: &str) -> TokenStream {
+    let rt = &cx.rt;
     let enum_doc = doc(&format!(
         "The errors `{full_name}` declares, and any other status as `Other`. Handlers return \
          it with `?` or `.into()`; clients read a status with [`Error::from_status`]."
     ));
-    let cases = &method.errors;
+    let cases = &method.contract.errors;
     let variants: Vec<_> = cases
         .iter()
         .map(|case| names::ident(&case.variant))
@@ -112,9 +426,6 @@ fn method_module(cx: &Context<'_>, service: &Service, method: &Method) -> TokenS
         }
     });
     quote! {
-        #module_doc
-        pub mod #module {
-            #rt_import
             #enum_doc
             #[derive(Debug, Clone)]
             pub enum Error {
@@ -171,7 +482,6 @@ fn method_module(cx: &Context<'_>, service: &Service, method: &Method) -> TokenS
             }
 
             impl #rt::ErrorTrait for Error {}
-        }
     }
 }
 
@@ -183,21 +493,7 @@ fn detail_type(cx: &Context<'_>, detail: &DetailType) -> TokenStream {
             let name = names::ident(name);
             quote!(#rt::status::#name)
         }
-        DetailType::Message { path, relative } => {
-            let path = if *relative {
-                format!("super::super::{path}")
-            } else {
-                path.clone()
-            };
-            // The model checked that the path parses.
-            match syn::parse_str::<syn::Type>(&path) {
-                Ok(ty) => quote!(#ty),
-                Err(_) => {
-                    let message = format!("`{path}` is not a Rust type");
-                    quote!(::core::compile_error!(#message))
-                }
-            }
-        }
+        DetailType::Message { path, relative } => user_type(path, *relative, 2),
     }
 }
 

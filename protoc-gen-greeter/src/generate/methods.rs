@@ -69,6 +69,12 @@ fn method_constant(
     let doc = doc(&format!("`{path}`"));
     let input = &method.input_proto;
     let output = &method.output_proto;
+    // Servers check the request metadata the contract declares before the handler runs.
+    let check = (!method.contract.fields.request.is_empty()).then(|| {
+        let contract = names::ident(&service.names.contract_module);
+        let module = names::ident(&method.names.function);
+        quote!(.with_request_check(super::#contract::#module::RequestMetadata::check))
+    });
     quote! {
         #doc
         pub const #constant: #rt::MethodInfo = #rt::MethodInfo::new(
@@ -77,6 +83,6 @@ fn method_constant(
             #path,
             #rt::StreamingKind::#kind,
             #rt::Idempotency::#idempotency,
-        ).with_message_types(#input, #output);
+        ).with_message_types(#input, #output)#check;
     }
 }

@@ -35,7 +35,7 @@ use crate::options::Options;
 const GENERATOR_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The runtime's code-generation interface this generator emits code for.
-const CODEGEN_VERSION: u32 = 4;
+const CODEGEN_VERSION: u32 = 5;
 
 /// prost-build's file name for items of the empty package.
 const DEFAULT_PACKAGE_FILE: &str = "_";

@@ -21,6 +21,8 @@ use crate::interceptor::{
     Access, Call, CallContext, Exchange, HeadDone, HeadInterceptor, Hooks, InterceptFuture, Next,
     PayloadAccess, Payloads, Side, run_head,
 };
+use crate::metadata::MetadataError;
+use crate::method::RequestCheck;
 use crate::{Interceptors, MethodInfo};
 
 /// The reply a generated server's `Service::call` returns.
@@ -238,10 +240,21 @@ async fn run_server_head<B>(
     Ok(http::Request::from_parts(parts, body))
 }
 
+/// Reads the request metadata of a call as its method's contract declares it.
+fn check_request<B>(
+    check: RequestCheck,
+    request: &mut http::Request<B>,
+) -> Result<(), MetadataError> {
+    let metadata = MetadataMap::from_headers(std::mem::take(request.headers_mut()));
+    let verdict = check(&metadata);
+    *request.headers_mut() = metadata.into_headers();
+    verdict
+}
+
 impl ServerCore {
-    /// Serves one call: the head chain, then `respond` (tonic's decoding, the call chain if
-    /// `hooks` is given, the handler), then the final trailers. With no interceptors this is
-    /// `respond` alone.
+    /// Serves one call: the head chain, the method's request metadata check, then `respond`
+    /// (tonic's decoding, the call chain if `hooks` is given, the handler), then the final
+    /// trailers. With no interceptors and no check this is `respond` alone.
     fn serve<B, R, Fut>(
         &self,
         method: &'static MethodInfo,
@@ -255,19 +268,25 @@ impl ServerCore {
     {
         let head = self.interceptors.head_chain().cloned();
         let calls = self.interceptors.call_chain().cloned();
-        if head.is_none() && calls.is_none() {
+        let check = method.request_check();
+        if head.is_none() && calls.is_none() && check.is_none() {
             return Box::pin(
                 async move { Ok(finish_response(respond(request, None).await, None)) },
             );
         }
         Box::pin(async move {
-            let request = match head {
+            let mut request = match head {
                 None => request,
                 Some(chain) => match run_server_head(&chain, method, request).await {
                     Ok(request) => request,
                     Err(status) => return Ok(status.into_http()),
                 },
             };
+            if let Some(check) = check
+                && let Err(error) = check_request(check, &mut request)
+            {
+                return Ok(Status::from(error).into_http());
+            }
             let hooks = calls
                 .map(|chain| Hooks::new(chain, Arc::new(CallContext::new(Side::Server, method))));
             let response = respond(request, hooks.clone()).await;
