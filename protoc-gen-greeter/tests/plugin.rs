@@ -450,14 +450,25 @@ fn rustfmt_option_without_a_rustfmt_is_an_error_naming_the_option() {
     assert_eq!(list(out.path()), Vec::<String>::new());
 }
 
-/// A proto whose one method `bad.v1.Svc.Get` declares `contract`, in a fresh directory.
+/// A proto whose one method `bad.v1.Svc.Get` declares `contract`, in a fresh directory. A
+/// contract starting with `defaults:` is the service's `(greeter.defaults)` instead.
 fn contract_proto(contract: &str) -> tempdir::Dir {
     let dir = tempdir::Dir::new();
+    let (service_option, method_option) = match contract.strip_prefix("defaults:") {
+        Some(defaults) => (
+            format!("option (greeter.defaults) = {{ {defaults} }};"),
+            String::new(),
+        ),
+        None => (
+            String::new(),
+            format!("option (greeter.contract) = {{ {contract} }};"),
+        ),
+    };
     let proto = format!(
         "syntax = \"proto3\";\npackage bad.v1;\nimport \"greeter/options.proto\";\n\
          message Help {{ string text = 1; }}\n\
-         service Svc {{\n  rpc Get(Help) returns (Help) {{\n    \
-         option (greeter.contract) = {{ {contract} }};\n  }}\n}}\n"
+         service Svc {{\n  {service_option}\n  rpc Get(Help) returns (Help) {{\n    \
+         {method_option}\n  }}\n}}\n"
     );
     std::fs::write(dir.path().join("bad.proto"), proto).unwrap();
     dir
@@ -492,6 +503,78 @@ const BAD_CONTRACTS: &[(&str, &str)] = &[
     (
         "error: { code: 42 }",
         "bad.proto: method `bad.v1.Svc.Get`: error code 42 is not a gRPC status code",
+    ),
+    (
+        r#"request: { key: "Request-Id" type: INT64 }"#,
+        "bad.proto: method `bad.v1.Svc.Get`: request key `Request-Id`: metadata keys are lower case",
+    ),
+    (
+        r#"header: { key: "request id" type: STRING }"#,
+        "bad.proto: method `bad.v1.Svc.Get`: header key `request id`: ' ' is not allowed (keys hold only a-z, 0-9, `-`, `_` and `.`)",
+    ),
+    (
+        r#"trailer: { key: "grpc-thing" type: STRING }"#,
+        "bad.proto: method `bad.v1.Svc.Get`: trailer key `grpc-thing`: keys starting with `grpc-` are reserved for gRPC",
+    ),
+    (
+        r#"request: { key: "te" type: STRING }"#,
+        "bad.proto: method `bad.v1.Svc.Get`: request key `te`: HTTP/2 or gRPC reserves this key",
+    ),
+    (
+        r#"request: { key: "trace" type: BYTES }"#,
+        "bad.proto: method `bad.v1.Svc.Get`: request key `trace`: a BYTES value needs a key ending in `-bin`",
+    ),
+    (
+        r#"header: { key: "help" type: MESSAGE type_name: "bad.v1.Help" }"#,
+        "bad.proto: method `bad.v1.Svc.Get`: header key `help`: a MESSAGE value needs a key ending in `-bin`",
+    ),
+    (
+        r#"request: { key: "trace-bin" type: STRING }"#,
+        "bad.proto: method `bad.v1.Svc.Get`: request key `trace-bin`: a key ending in `-bin` holds BYTES or MESSAGE values, not STRING",
+    ),
+    (
+        r#"request: { key: "a" type: INT64 } request: { key: "a" type: STRING }"#,
+        "bad.proto: method `bad.v1.Svc.Get`: request key `a` is declared twice",
+    ),
+    (
+        r#"request: { key: "a" }"#,
+        "bad.proto: method `bad.v1.Svc.Get`: request key `a`: no type",
+    ),
+    (
+        r#"request: { key: "a" type: 99 }"#,
+        "bad.proto: method `bad.v1.Svc.Get`: request key `a`: type 99 is not a metadata type",
+    ),
+    (
+        r#"request: { key: "a" type: ENUM }"#,
+        "bad.proto: method `bad.v1.Svc.Get`: request key `a`: type ENUM needs a `type_name`",
+    ),
+    (
+        r#"request: { key: "a" type: ENUM type_name: "bad.v1.Help" }"#,
+        "bad.proto: method `bad.v1.Svc.Get`: request key `a`: no enum `bad.v1.Help` in this compilation (is its file imported?)",
+    ),
+    (
+        r#"request: { key: "a-bin" type: MESSAGE type_name: "acme.Missing" }"#,
+        "bad.proto: method `bad.v1.Svc.Get`: request key `a-bin`: no message `acme.Missing` in this compilation (is its file imported?)",
+    ),
+    (
+        r#"request: { key: "a" type: STRING type_name: "bad.v1.Help" }"#,
+        "bad.proto: method `bad.v1.Svc.Get`: request key `a`: `type_name` is only for ENUM and MESSAGE, not STRING",
+    ),
+    (
+        r#"request: { key: "a-b" type: STRING } request: { key: "a.b" type: INT64 }"#,
+        "bad.proto: method `bad.v1.Svc.Get`: request keys `a-b` and `a.b` would both be the field `a_b`",
+    ),
+    (
+        "request: { type: STRING }",
+        "bad.proto: method `bad.v1.Svc.Get`: request metadata has no key",
+    ),
+    (
+        r#"defaults: header: { key: "Bad" type: STRING }"#,
+        "bad.proto: service `bad.v1.Svc` (greeter.defaults): header key `Bad`: metadata keys are lower case",
+    ),
+    (
+        r#"defaults: trailer: { key: "x" type: STRING } trailer: { key: "x" type: STRING }"#,
+        "bad.proto: service `bad.v1.Svc` (greeter.defaults): trailer key `x` is declared twice",
     ),
 ];
 
