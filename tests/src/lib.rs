@@ -45,3 +45,142 @@ pub mod net {
             .unwrap()
     }
 }
+
+/// A server of the stress set's `Typed` service: every method reads the request metadata its
+/// contract declares and sends it back twice, as the headers (`h-` keys) and as the trailers
+/// (`t-` keys), all through the generated `typed_contract` types.
+pub mod typed {
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio_stream::{Stream, StreamExt};
+    use tonic::{Request, Response, Status, Streaming};
+
+    use crate::stress_set::stress::api::v1::Item;
+    use crate::stress_set::stress::api::v1::typed_contract::{
+        Header, RequestMetadata, Trailer, strict,
+    };
+    use crate::stress_set::stress::api::v1::typed_server::Typed;
+
+    /// A stream of items, as the streaming methods send them.
+    pub type ItemStream = Pin<Box<dyn Stream<Item = Result<Item, Status>> + Send>>;
+
+    /// Echoes request metadata into headers and trailers; counts the handlers that ran.
+    #[derive(Debug, Default, Clone)]
+    pub struct Echo {
+        handled: Arc<AtomicUsize>,
+    }
+
+    impl Echo {
+        /// How many calls reached a handler.
+        pub fn handled(&self) -> usize {
+            self.handled.load(Ordering::SeqCst)
+        }
+
+        /// Reads the request metadata and answers with `message`, echoing it.
+        fn respond<T, M>(&self, request: &Request<M>, message: T) -> Result<Response<T>, Status> {
+            self.handled.fetch_add(1, Ordering::SeqCst);
+            let metadata = RequestMetadata::from_request(request)?;
+            let mut response = Response::new(message);
+            header(&metadata).send(&mut response);
+            trailer(&metadata).send(&mut response);
+            Ok(response)
+        }
+    }
+
+    /// The request metadata, as headers.
+    pub fn header(m: &RequestMetadata) -> Header {
+        Header {
+            h_string: m.r_string.clone(),
+            h_int64: m.r_int64,
+            h_uint64: m.r_uint64,
+            h_bool: m.r_bool,
+            h_double: m.r_double,
+            h_bytes: m.r_bytes.clone(),
+            h_duration: m.r_duration,
+            h_timestamp: m.r_timestamp,
+            h_enum: m.r_enum,
+            h_message: m.r_message,
+            h_tag: m.r_tag.clone(),
+        }
+    }
+
+    /// The request metadata, as trailers.
+    pub fn trailer(m: &RequestMetadata) -> Trailer {
+        Trailer {
+            t_string: m.r_string.clone(),
+            t_int64: m.r_int64,
+            t_uint64: m.r_uint64,
+            t_bool: m.r_bool,
+            t_double: m.r_double,
+            t_bytes: m.r_bytes.clone(),
+            t_duration: m.r_duration,
+            t_timestamp: m.r_timestamp,
+            t_enum: m.r_enum,
+            t_message: m.r_message,
+            t_tag: m.r_tag.clone(),
+        }
+    }
+
+    fn item(id: impl Into<String>) -> Item {
+        Item {
+            id: id.into(),
+            ..Item::default()
+        }
+    }
+
+    impl Typed for Echo {
+        async fn unary(&self, request: Request<Item>) -> Result<Response<Item>, Status> {
+            let id = request.get_ref().id.clone();
+            self.respond(&request, item(id))
+        }
+
+        type ServerStreamStream = ItemStream;
+
+        async fn server_stream(
+            &self,
+            request: Request<Item>,
+        ) -> Result<Response<ItemStream>, Status> {
+            let id = request.get_ref().id.clone();
+            let items = [item(format!("{id} 1")), item(format!("{id} 2"))];
+            let stream: ItemStream = Box::pin(tokio_stream::iter(items.map(Ok)));
+            self.respond(&request, stream)
+        }
+
+        async fn client_stream(
+            &self,
+            request: Request<Streaming<Item>>,
+        ) -> Result<Response<Item>, Status> {
+            let mut response = self.respond(&request, item(""))?;
+            let mut ids = Vec::new();
+            let mut stream = request.into_inner();
+            while let Some(next) = stream.message().await? {
+                ids.push(next.id);
+            }
+            response.get_mut().id = ids.join(" ");
+            Ok(response)
+        }
+
+        type BidiStream = ItemStream;
+
+        async fn bidi(
+            &self,
+            request: Request<Streaming<Item>>,
+        ) -> Result<Response<ItemStream>, Status> {
+            let placeholder: ItemStream = Box::pin(tokio_stream::empty());
+            let mut response = self.respond(&request, placeholder)?;
+            let echoed = request
+                .into_inner()
+                .map(|next| next.map(|next| item(format!("re {}", next.id))));
+            *response.get_mut() = Box::pin(echoed);
+            Ok(response)
+        }
+
+        async fn strict(&self, request: Request<Item>) -> Result<Response<Item>, Status> {
+            self.handled.fetch_add(1, Ordering::SeqCst);
+            let metadata = strict::RequestMetadata::from_request(&request)?;
+            Ok(Response::new(item(metadata.r_int64.to_string())))
+        }
+    }
+}

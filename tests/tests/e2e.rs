@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 use greeter_examples::client::{self, ClientConfig, GreeterClient};
-use greeter_examples::pb::HelloRequest;
+use greeter_examples::pb::{HelloRequest, greeter_contract};
 use greeter_examples::server::{self, ServerConfig};
 use greeter_runtime::status::{Details, QuotaFailure};
 use tokio::sync::oneshot;
@@ -140,6 +140,9 @@ async fn quota_exhaustion_carries_a_quota_failure_detail() {
         .unwrap();
     assert_eq!(quota.violations.len(), 1);
     assert_eq!(quota.violations[0].subject, "name:Cy");
+    // The declared `timestamp` trailer rides on the error too.
+    let trailer = greeter_contract::say_hello::Trailer::from_metadata(status.metadata()).unwrap();
+    assert!(trailer.timestamp > 1_700_000_000, "{trailer:?}");
     // Other names still have their quota, and the server keeps serving.
     assert_eq!(
         client::say_hello(&mut client, "Di").await.unwrap().message,

@@ -1339,6 +1339,1107 @@ pub mod contracted_contract {
         impl rt::ErrorTrait for Error {}
     }
 }
+/// Method descriptions of `stress.api.v1.Typed`, for interceptors and tooling.
+pub mod typed_methods {
+    use ::greeter_runtime::__codegen as rt;
+    /// Fully qualified name of the service.
+    pub const SERVICE_NAME: &str = "stress.api.v1.Typed";
+    /// `/stress.api.v1.Typed/Unary`
+    pub const UNARY: rt::MethodInfo = rt::MethodInfo::new(
+            SERVICE_NAME,
+            "Unary",
+            "/stress.api.v1.Typed/Unary",
+            rt::StreamingKind::Unary,
+            rt::Idempotency::Unknown,
+        )
+        .with_message_types("stress.api.v1.Item", "stress.api.v1.Item")
+        .with_request_check(super::typed_contract::unary::RequestMetadata::check);
+    /// `/stress.api.v1.Typed/ServerStream`
+    pub const SERVER_STREAM: rt::MethodInfo = rt::MethodInfo::new(
+            SERVICE_NAME,
+            "ServerStream",
+            "/stress.api.v1.Typed/ServerStream",
+            rt::StreamingKind::ServerStreaming,
+            rt::Idempotency::Unknown,
+        )
+        .with_message_types("stress.api.v1.Item", "stress.api.v1.Item")
+        .with_request_check(
+            super::typed_contract::server_stream::RequestMetadata::check,
+        );
+    /// `/stress.api.v1.Typed/ClientStream`
+    pub const CLIENT_STREAM: rt::MethodInfo = rt::MethodInfo::new(
+            SERVICE_NAME,
+            "ClientStream",
+            "/stress.api.v1.Typed/ClientStream",
+            rt::StreamingKind::ClientStreaming,
+            rt::Idempotency::Unknown,
+        )
+        .with_message_types("stress.api.v1.Item", "stress.api.v1.Item")
+        .with_request_check(
+            super::typed_contract::client_stream::RequestMetadata::check,
+        );
+    /// `/stress.api.v1.Typed/Bidi`
+    pub const BIDI: rt::MethodInfo = rt::MethodInfo::new(
+            SERVICE_NAME,
+            "Bidi",
+            "/stress.api.v1.Typed/Bidi",
+            rt::StreamingKind::BidiStreaming,
+            rt::Idempotency::Unknown,
+        )
+        .with_message_types("stress.api.v1.Item", "stress.api.v1.Item")
+        .with_request_check(super::typed_contract::bidi::RequestMetadata::check);
+    /// `/stress.api.v1.Typed/Strict`
+    pub const STRICT: rt::MethodInfo = rt::MethodInfo::new(
+            SERVICE_NAME,
+            "Strict",
+            "/stress.api.v1.Typed/Strict",
+            rt::StreamingKind::Unary,
+            rt::Idempotency::Unknown,
+        )
+        .with_message_types("stress.api.v1.Item", "stress.api.v1.Item")
+        .with_request_check(super::typed_contract::strict::RequestMetadata::check);
+    /// Every method of the service, in declaration order.
+    pub const METHODS: &[rt::MethodInfo] = &[
+        UNARY,
+        SERVER_STREAM,
+        CLIENT_STREAM,
+        BIDI,
+        STRICT,
+    ];
+}
+/// Server side of `stress.api.v1.Typed`.
+pub mod typed_server {
+    use ::greeter_runtime::__codegen as rt;
+    /// Typed metadata of every value type, in all four modes: the service declares request
+    /// metadata, headers and trailers (the same fields under `r-`, `h-` and `t-` keys) for every
+    /// method.
+    ///
+    /// Implement this to serve `stress.api.v1.Typed`, then hand it to [`TypedServer`].
+    pub trait Typed: rt::Send + rt::Sync + 'static {
+        fn unary(
+            &self,
+            request: rt::tonic::Request<super::Item>,
+        ) -> impl rt::Future<
+            Output = rt::Result<rt::tonic::Response<super::Item>, rt::tonic::Status>,
+        > + rt::Send;
+        /// The response stream of `server_stream`.
+        type ServerStreamStream: rt::tokio_stream::Stream<
+                Item = rt::Result<super::Item, rt::tonic::Status>,
+            >
+            + rt::Send
+            + 'static;
+        fn server_stream(
+            &self,
+            request: rt::tonic::Request<super::Item>,
+        ) -> impl rt::Future<
+            Output = rt::Result<
+                rt::tonic::Response<Self::ServerStreamStream>,
+                rt::tonic::Status,
+            >,
+        > + rt::Send;
+        fn client_stream(
+            &self,
+            request: rt::tonic::Request<rt::tonic::Streaming<super::Item>>,
+        ) -> impl rt::Future<
+            Output = rt::Result<rt::tonic::Response<super::Item>, rt::tonic::Status>,
+        > + rt::Send;
+        /// The response stream of `bidi`.
+        type BidiStream: rt::tokio_stream::Stream<
+                Item = rt::Result<super::Item, rt::tonic::Status>,
+            >
+            + rt::Send
+            + 'static;
+        fn bidi(
+            &self,
+            request: rt::tonic::Request<rt::tonic::Streaming<super::Item>>,
+        ) -> impl rt::Future<
+            Output = rt::Result<rt::tonic::Response<Self::BidiStream>, rt::tonic::Status>,
+        > + rt::Send;
+        /// Its own `r-int64` replaces the default: required here.
+        fn strict(
+            &self,
+            request: rt::tonic::Request<super::Item>,
+        ) -> impl rt::Future<
+            Output = rt::Result<rt::tonic::Response<super::Item>, rt::tonic::Status>,
+        > + rt::Send;
+    }
+    /// Serves a [`Typed`] implementation as the gRPC service `stress.api.v1.Typed`: `TypedServer::new(handler)`, then interceptors, compression and message size limits (`greeter_runtime::ServiceServer`).
+    pub type TypedServer<T> = rt::ServiceServer<T, TypedRoutes>;
+    /// Which method of a [`Typed`] implementation serves which path of `stress.api.v1.Typed`.
+    #[derive(Debug, Clone, Copy)]
+    pub struct TypedRoutes;
+    impl<T: Typed> rt::Routes<T> for TypedRoutes {
+        const NAME: &'static str = super::typed_methods::SERVICE_NAME;
+        fn route<B: rt::RequestBody>(
+            core: &rt::ServerCore,
+            inner: &rt::Arc<T>,
+            req: rt::http::Request<B>,
+        ) -> rt::ServerFuture {
+            match req.uri().path() {
+                "/stress.api.v1.Typed/Unary" => {
+                    core.unary(
+                        inner,
+                        &super::typed_methods::UNARY,
+                        req,
+                        |inner: rt::Arc<T>, request| async move {
+                            <T as Typed>::unary(&inner, request).await
+                        },
+                    )
+                }
+                "/stress.api.v1.Typed/ServerStream" => {
+                    core.server_streaming(
+                        inner,
+                        &super::typed_methods::SERVER_STREAM,
+                        req,
+                        |inner: rt::Arc<T>, request| async move {
+                            <T as Typed>::server_stream(&inner, request).await
+                        },
+                    )
+                }
+                "/stress.api.v1.Typed/ClientStream" => {
+                    core.client_streaming(
+                        inner,
+                        &super::typed_methods::CLIENT_STREAM,
+                        req,
+                        |inner: rt::Arc<T>, request| async move {
+                            <T as Typed>::client_stream(&inner, request).await
+                        },
+                    )
+                }
+                "/stress.api.v1.Typed/Bidi" => {
+                    core.streaming(
+                        inner,
+                        &super::typed_methods::BIDI,
+                        req,
+                        |inner: rt::Arc<T>, request| async move {
+                            <T as Typed>::bidi(&inner, request).await
+                        },
+                    )
+                }
+                "/stress.api.v1.Typed/Strict" => {
+                    core.unary(
+                        inner,
+                        &super::typed_methods::STRICT,
+                        req,
+                        |inner: rt::Arc<T>, request| async move {
+                            <T as Typed>::strict(&inner, request).await
+                        },
+                    )
+                }
+                path => rt::ServerCore::unknown_method(path),
+            }
+        }
+    }
+}
+/// Client side of `stress.api.v1.Typed`.
+pub mod typed_client {
+    use ::greeter_runtime::__codegen as rt;
+    /// Typed metadata of every value type, in all four modes: the service declares request
+    /// metadata, headers and trailers (the same fields under `r-`, `h-` and `t-` keys) for every
+    /// method.
+    ///
+    /// Client for `stress.api.v1.Typed`.
+    #[derive(Debug, Clone)]
+    pub struct TypedClient<T> {
+        inner: rt::ClientCore<T>,
+    }
+    impl TypedClient<rt::tonic::transport::Channel> {
+        /// Connects to `dst` (such as `"http://127.0.0.1:50051"`).
+        pub async fn connect<D>(dst: D) -> rt::Result<Self, rt::tonic::transport::Error>
+        where
+            D: rt::TryInto<rt::tonic::transport::Endpoint>,
+            D::Error: rt::Into<rt::StdError>,
+        {
+            let channel = rt::tonic::transport::Endpoint::new(dst)?.connect().await?;
+            Ok(Self::new(channel))
+        }
+    }
+    impl<T> TypedClient<T>
+    where
+        T: rt::tonic::client::GrpcService<rt::tonic::body::Body> + rt::Send,
+        T::Future: rt::Send,
+        T::Error: rt::Into<rt::StdError>,
+        T::ResponseBody: rt::Body<Data = rt::Bytes> + rt::Send + 'static,
+        <T::ResponseBody as rt::Body>::Error: rt::Into<rt::StdError> + rt::Send,
+    {
+        /// Sends calls over `inner`, such as a `tonic::transport::Channel`.
+        pub fn new(inner: T) -> Self {
+            Self {
+                inner: rt::ClientCore::new(inner),
+            }
+        }
+        /// Sends calls over `inner` to `origin`, for transports that need the authority.
+        pub fn with_origin(inner: T, origin: rt::http::Uri) -> Self {
+            Self {
+                inner: rt::ClientCore::with_origin(inner, origin),
+            }
+        }
+        /// Runs `interceptor` on the head of every call, before it is sent, after the head
+        /// interceptors added before it.
+        #[must_use]
+        pub fn with_head_interceptor(
+            mut self,
+            interceptor: impl rt::HeadInterceptor,
+        ) -> Self {
+            self.inner.interceptors = self.inner.interceptors.with_head(interceptor);
+            self
+        }
+        /// Runs `interceptor` around every call, inside the call interceptors added before it.
+        #[must_use]
+        pub fn with_call_interceptor(
+            mut self,
+            interceptor: impl rt::CallInterceptor,
+        ) -> Self {
+            self.inner.interceptors = self.inner.interceptors.with_call(interceptor);
+            self
+        }
+        /// Replaces the interceptors with `interceptors`.
+        #[must_use]
+        pub fn with_interceptors(mut self, interceptors: rt::Interceptors) -> Self {
+            self.inner.interceptors = interceptors;
+            self
+        }
+        /// Compresses requests with `encoding`; the server must accept it.
+        #[must_use]
+        pub fn send_compressed(mut self, encoding: rt::CompressionEncoding) -> Self {
+            self.inner = self.inner.send_compressed(encoding);
+            self
+        }
+        /// Tells the server that responses may be compressed with `encoding`.
+        #[must_use]
+        pub fn accept_compressed(mut self, encoding: rt::CompressionEncoding) -> Self {
+            self.inner = self.inner.accept_compressed(encoding);
+            self
+        }
+        /// Limits the size of a decoded response message (default: 4 MiB).
+        #[must_use]
+        pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
+            self.inner = self.inner.max_decoding_message_size(limit);
+            self
+        }
+        /// Limits the size of an encoded request message (default: `usize::MAX`).
+        #[must_use]
+        pub fn max_encoding_message_size(mut self, limit: usize) -> Self {
+            self.inner = self.inner.max_encoding_message_size(limit);
+            self
+        }
+        /// Calls `/stress.api.v1.Typed/Unary`.
+        pub async fn unary(
+            &mut self,
+            request: impl rt::tonic::IntoRequest<super::Item>,
+        ) -> rt::Result<rt::tonic::Response<super::Item>, rt::tonic::Status> {
+            self.inner.unary(&super::typed_methods::UNARY, request.into_request()).await
+        }
+        /// Calls `/stress.api.v1.Typed/ServerStream`.
+        pub async fn server_stream(
+            &mut self,
+            request: impl rt::tonic::IntoRequest<super::Item>,
+        ) -> rt::Result<
+            rt::tonic::Response<rt::tonic::codec::Streaming<super::Item>>,
+            rt::tonic::Status,
+        > {
+            self.inner
+                .server_streaming(
+                    &super::typed_methods::SERVER_STREAM,
+                    request.into_request(),
+                )
+                .await
+        }
+        /// Calls `/stress.api.v1.Typed/ClientStream`.
+        pub async fn client_stream(
+            &mut self,
+            request: impl rt::tonic::IntoStreamingRequest<Message = super::Item>,
+        ) -> rt::Result<rt::tonic::Response<super::Item>, rt::tonic::Status> {
+            self.inner
+                .client_streaming(
+                    &super::typed_methods::CLIENT_STREAM,
+                    request.into_streaming_request(),
+                )
+                .await
+        }
+        /// Calls `/stress.api.v1.Typed/Bidi`.
+        pub async fn bidi(
+            &mut self,
+            request: impl rt::tonic::IntoStreamingRequest<Message = super::Item>,
+        ) -> rt::Result<
+            rt::tonic::Response<rt::tonic::codec::Streaming<super::Item>>,
+            rt::tonic::Status,
+        > {
+            self.inner
+                .streaming(&super::typed_methods::BIDI, request.into_streaming_request())
+                .await
+        }
+        /// Its own `r-int64` replaces the default: required here.
+        ///
+        /// Calls `/stress.api.v1.Typed/Strict`.
+        pub async fn strict(
+            &mut self,
+            request: impl rt::tonic::IntoRequest<super::Item>,
+        ) -> rt::Result<rt::tonic::Response<super::Item>, rt::tonic::Status> {
+            self.inner.unary(&super::typed_methods::STRICT, request.into_request()).await
+        }
+    }
+}
+/// Typed per-method hooks of `stress.api.v1.Typed`, installed as one call interceptor.
+pub mod typed_hooks {
+    use ::greeter_runtime::__codegen as rt;
+    /// Typed hooks on the messages of `stress.api.v1.Typed`: per method one that sees each request and one that sees each response, in place, and may change it or end the call with an error. Every hook does nothing unless implemented. Install an implementation with `with_call_interceptor(intercept(hooks))` on a generated server or client.
+    ///
+    /// A server's hooks see requests as they arrive, before the handler, and responses before they are sent; a client's see requests before they are sent and responses as they arrive (`context.side()` tells which). Hooks run as each message is decoded or encoded, so they are not async (`greeter_runtime::hooks`).
+    #[allow(unused_variables)]
+    pub trait TypedHooks: rt::Send + rt::Sync + 'static {
+        /// Sees the request of `Unary`.
+        fn unary(
+            &self,
+            context: &rt::CallContext,
+            request: &mut super::Item,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees the response of `Unary`.
+        fn unary_response(
+            &self,
+            context: &rt::CallContext,
+            response: &mut super::Item,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees the request of `ServerStream`.
+        fn server_stream(
+            &self,
+            context: &rt::CallContext,
+            request: &mut super::Item,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees each response of `ServerStream`.
+        fn server_stream_response(
+            &self,
+            context: &rt::CallContext,
+            response: &mut super::Item,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees each request of `ClientStream`.
+        fn client_stream(
+            &self,
+            context: &rt::CallContext,
+            request: &mut super::Item,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees the response of `ClientStream`.
+        fn client_stream_response(
+            &self,
+            context: &rt::CallContext,
+            response: &mut super::Item,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees each request of `Bidi`.
+        fn bidi(
+            &self,
+            context: &rt::CallContext,
+            request: &mut super::Item,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees each response of `Bidi`.
+        fn bidi_response(
+            &self,
+            context: &rt::CallContext,
+            response: &mut super::Item,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees the request of `Strict`.
+        fn strict(
+            &self,
+            context: &rt::CallContext,
+            request: &mut super::Item,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees the response of `Strict`.
+        fn strict_response(
+            &self,
+            context: &rt::CallContext,
+            response: &mut super::Item,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+    }
+    /// Runs `hooks` as a call interceptor: `TypedServer::new(handler).with_call_interceptor(intercept(hooks))`, or the same on a `TypedClient`.
+    pub fn intercept<H: TypedHooks>(
+        hooks: H,
+    ) -> rt::HooksInterceptor<H, TypedHookRoutes> {
+        rt::HooksInterceptor::new(hooks)
+    }
+    /// Which hook of a [`TypedHooks`] implementation sees which message of `stress.api.v1.Typed`.
+    #[derive(Debug, Clone, Copy)]
+    pub struct TypedHookRoutes;
+    impl<H: TypedHooks> rt::HookRoutes<H> for TypedHookRoutes {
+        fn request(
+            hooks: &H,
+            context: &rt::CallContext,
+            message: &mut rt::AnyMessage<'_>,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            match context.method().path() {
+                "/stress.api.v1.Typed/Unary" => {
+                    rt::hook(H::unary, hooks, context, message)
+                }
+                "/stress.api.v1.Typed/ServerStream" => {
+                    rt::hook(H::server_stream, hooks, context, message)
+                }
+                "/stress.api.v1.Typed/ClientStream" => {
+                    rt::hook(H::client_stream, hooks, context, message)
+                }
+                "/stress.api.v1.Typed/Bidi" => rt::hook(H::bidi, hooks, context, message),
+                "/stress.api.v1.Typed/Strict" => {
+                    rt::hook(H::strict, hooks, context, message)
+                }
+                _ => Ok(()),
+            }
+        }
+        fn response(
+            hooks: &H,
+            context: &rt::CallContext,
+            message: &mut rt::AnyMessage<'_>,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            match context.method().path() {
+                "/stress.api.v1.Typed/Unary" => {
+                    rt::hook(H::unary_response, hooks, context, message)
+                }
+                "/stress.api.v1.Typed/ServerStream" => {
+                    rt::hook(H::server_stream_response, hooks, context, message)
+                }
+                "/stress.api.v1.Typed/ClientStream" => {
+                    rt::hook(H::client_stream_response, hooks, context, message)
+                }
+                "/stress.api.v1.Typed/Bidi" => {
+                    rt::hook(H::bidi_response, hooks, context, message)
+                }
+                "/stress.api.v1.Typed/Strict" => {
+                    rt::hook(H::strict_response, hooks, context, message)
+                }
+                _ => Ok(()),
+            }
+        }
+    }
+}
+/// What the methods of `stress.api.v1.Typed` declare with `(greeter.contract)`: one module per method. The metadata here is what `(greeter.defaults)` declares for all of them.
+pub mod typed_contract {
+    use ::greeter_runtime::__codegen as rt;
+    /// The request metadata clients send to every method of `stress.api.v1.Typed`, typed. `from_metadata` reads it (an error names a key that is missing, malformed or repeated), `write_to` writes it.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct RequestMetadata {
+        /// Any text.
+        ///
+        /// `r-string`: string, required.
+        pub r_string: rt::String,
+        /// `r-int64`: int64, optional.
+        pub r_int64: rt::Option<i64>,
+        /// `r-uint64`: uint64, optional.
+        pub r_uint64: rt::Option<u64>,
+        /// `r-bool`: bool, optional.
+        pub r_bool: rt::Option<bool>,
+        /// `r-double`: double, optional.
+        pub r_double: rt::Option<f64>,
+        /// `r-bytes-bin`: bytes, optional.
+        pub r_bytes: rt::Option<rt::Vec<u8>>,
+        /// `r-duration`: duration, optional.
+        pub r_duration: rt::Option<rt::Duration>,
+        /// `r-timestamp`: timestamp, optional.
+        pub r_timestamp: rt::Option<rt::SystemTime>,
+        /// `r-enum`: enum `stress.common.v1.Page.Order` by value name, optional.
+        pub r_enum: rt::Option<super::super::super::common::v1::page::Order>,
+        /// `r-message-bin`: message `stress.common.v1.Page.Window`, encoded, optional.
+        pub r_message: rt::Option<super::super::super::common::v1::page::Window>,
+        /// `r-tag`: string, any number of values.
+        pub r_tag: rt::Vec<rt::String>,
+    }
+    impl RequestMetadata {
+        /// The `r-string` key.
+        pub const R_STRING: rt::metadata::Key<rt::metadata::codec::Str> = rt::metadata::Key::from_static(
+            "r-string",
+            rt::metadata::codec::Str,
+        );
+        /// The `r-int64` key.
+        pub const R_INT64: rt::metadata::Key<rt::metadata::codec::Int64> = rt::metadata::Key::from_static(
+            "r-int64",
+            rt::metadata::codec::Int64,
+        );
+        /// The `r-uint64` key.
+        pub const R_UINT64: rt::metadata::Key<rt::metadata::codec::Uint64> = rt::metadata::Key::from_static(
+            "r-uint64",
+            rt::metadata::codec::Uint64,
+        );
+        /// The `r-bool` key.
+        pub const R_BOOL: rt::metadata::Key<rt::metadata::codec::Bool> = rt::metadata::Key::from_static(
+            "r-bool",
+            rt::metadata::codec::Bool,
+        );
+        /// The `r-double` key.
+        pub const R_DOUBLE: rt::metadata::Key<rt::metadata::codec::Double> = rt::metadata::Key::from_static(
+            "r-double",
+            rt::metadata::codec::Double,
+        );
+        /// The `r-bytes-bin` key.
+        pub const R_BYTES: rt::metadata::Key<rt::metadata::codec::Bytes> = rt::metadata::Key::from_static(
+            "r-bytes-bin",
+            rt::metadata::codec::Bytes,
+        );
+        /// The `r-duration` key.
+        pub const R_DURATION: rt::metadata::Key<rt::metadata::codec::Duration> = rt::metadata::Key::from_static(
+            "r-duration",
+            rt::metadata::codec::Duration,
+        );
+        /// The `r-timestamp` key.
+        pub const R_TIMESTAMP: rt::metadata::Key<rt::metadata::codec::Timestamp> = rt::metadata::Key::from_static(
+            "r-timestamp",
+            rt::metadata::codec::Timestamp,
+        );
+        /// The `r-enum` key.
+        pub const R_ENUM: rt::metadata::Key<
+            rt::metadata::codec::Enum<super::super::super::common::v1::page::Order>,
+        > = rt::metadata::Key::from_static(
+            "r-enum",
+            rt::metadata::codec::Enum::new(
+                "stress.common.v1.Page.Order",
+                <super::super::super::common::v1::page::Order>::as_str_name,
+                <super::super::super::common::v1::page::Order>::from_str_name,
+            ),
+        );
+        /// The `r-message-bin` key.
+        pub const R_MESSAGE: rt::metadata::Key<
+            rt::metadata::codec::Message<super::super::super::common::v1::page::Window>,
+        > = rt::metadata::Key::from_static(
+            "r-message-bin",
+            rt::metadata::codec::Message::new("stress.common.v1.Page.Window"),
+        );
+        /// The `r-tag` key.
+        pub const R_TAG: rt::metadata::Key<rt::metadata::codec::Str> = rt::metadata::Key::from_static(
+            "r-tag",
+            rt::metadata::codec::Str,
+        );
+        /// Reads the declared keys from `metadata`.
+        pub fn from_metadata(
+            metadata: &rt::tonic::metadata::MetadataMap,
+        ) -> rt::Result<Self, rt::metadata::MetadataError> {
+            rt::Result::Ok(Self {
+                r_string: Self::R_STRING.require(metadata)?,
+                r_int64: Self::R_INT64.get(metadata)?,
+                r_uint64: Self::R_UINT64.get(metadata)?,
+                r_bool: Self::R_BOOL.get(metadata)?,
+                r_double: Self::R_DOUBLE.get(metadata)?,
+                r_bytes: Self::R_BYTES.get(metadata)?,
+                r_duration: Self::R_DURATION.get(metadata)?,
+                r_timestamp: Self::R_TIMESTAMP.get(metadata)?,
+                r_enum: Self::R_ENUM.get(metadata)?,
+                r_message: Self::R_MESSAGE.get(metadata)?,
+                r_tag: Self::R_TAG.get_all(metadata)?,
+            })
+        }
+        /// Writes the declared keys into `metadata`, replacing what they held (an absent
+        /// value removes its key).
+        pub fn write_to(&self, metadata: &mut rt::tonic::metadata::MetadataMap) {
+            Self::R_STRING.insert(metadata, &self.r_string);
+            Self::R_INT64.insert_all(metadata, &self.r_int64);
+            Self::R_UINT64.insert_all(metadata, &self.r_uint64);
+            Self::R_BOOL.insert_all(metadata, &self.r_bool);
+            Self::R_DOUBLE.insert_all(metadata, &self.r_double);
+            Self::R_BYTES.insert_all(metadata, &self.r_bytes);
+            Self::R_DURATION.insert_all(metadata, &self.r_duration);
+            Self::R_TIMESTAMP.insert_all(metadata, &self.r_timestamp);
+            Self::R_ENUM.insert_all(metadata, &self.r_enum);
+            Self::R_MESSAGE.insert_all(metadata, &self.r_message);
+            Self::R_TAG.insert_all(metadata, &self.r_tag);
+        }
+        /// Reads the request metadata of `request`.
+        pub fn from_request<T>(
+            request: &rt::tonic::Request<T>,
+        ) -> rt::Result<Self, rt::metadata::MetadataError> {
+            Self::from_metadata(request.metadata())
+        }
+        /// Checks `metadata` as `from_metadata` reads it. Generated servers run it on
+        /// every call before its handler, and answer a failure INVALID_ARGUMENT.
+        pub fn check(
+            metadata: &rt::tonic::metadata::MetadataMap,
+        ) -> rt::Result<(), rt::metadata::MetadataError> {
+            Self::from_metadata(metadata).map(|_| ())
+        }
+    }
+    /// The response headers servers send for every method of `stress.api.v1.Typed`, typed. `from_metadata` reads it (an error names a key that is missing, malformed or repeated), `write_to` writes it.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Header {
+        /// Any text.
+        ///
+        /// `h-string`: string, required.
+        pub h_string: rt::String,
+        /// `h-int64`: int64, optional.
+        pub h_int64: rt::Option<i64>,
+        /// `h-uint64`: uint64, optional.
+        pub h_uint64: rt::Option<u64>,
+        /// `h-bool`: bool, optional.
+        pub h_bool: rt::Option<bool>,
+        /// `h-double`: double, optional.
+        pub h_double: rt::Option<f64>,
+        /// `h-bytes-bin`: bytes, optional.
+        pub h_bytes: rt::Option<rt::Vec<u8>>,
+        /// `h-duration`: duration, optional.
+        pub h_duration: rt::Option<rt::Duration>,
+        /// `h-timestamp`: timestamp, optional.
+        pub h_timestamp: rt::Option<rt::SystemTime>,
+        /// `h-enum`: enum `stress.common.v1.Page.Order` by value name, optional.
+        pub h_enum: rt::Option<super::super::super::common::v1::page::Order>,
+        /// `h-message-bin`: message `stress.common.v1.Page.Window`, encoded, optional.
+        pub h_message: rt::Option<super::super::super::common::v1::page::Window>,
+        /// `h-tag`: string, any number of values.
+        pub h_tag: rt::Vec<rt::String>,
+    }
+    impl Header {
+        /// The `h-string` key.
+        pub const H_STRING: rt::metadata::Key<rt::metadata::codec::Str> = rt::metadata::Key::from_static(
+            "h-string",
+            rt::metadata::codec::Str,
+        );
+        /// The `h-int64` key.
+        pub const H_INT64: rt::metadata::Key<rt::metadata::codec::Int64> = rt::metadata::Key::from_static(
+            "h-int64",
+            rt::metadata::codec::Int64,
+        );
+        /// The `h-uint64` key.
+        pub const H_UINT64: rt::metadata::Key<rt::metadata::codec::Uint64> = rt::metadata::Key::from_static(
+            "h-uint64",
+            rt::metadata::codec::Uint64,
+        );
+        /// The `h-bool` key.
+        pub const H_BOOL: rt::metadata::Key<rt::metadata::codec::Bool> = rt::metadata::Key::from_static(
+            "h-bool",
+            rt::metadata::codec::Bool,
+        );
+        /// The `h-double` key.
+        pub const H_DOUBLE: rt::metadata::Key<rt::metadata::codec::Double> = rt::metadata::Key::from_static(
+            "h-double",
+            rt::metadata::codec::Double,
+        );
+        /// The `h-bytes-bin` key.
+        pub const H_BYTES: rt::metadata::Key<rt::metadata::codec::Bytes> = rt::metadata::Key::from_static(
+            "h-bytes-bin",
+            rt::metadata::codec::Bytes,
+        );
+        /// The `h-duration` key.
+        pub const H_DURATION: rt::metadata::Key<rt::metadata::codec::Duration> = rt::metadata::Key::from_static(
+            "h-duration",
+            rt::metadata::codec::Duration,
+        );
+        /// The `h-timestamp` key.
+        pub const H_TIMESTAMP: rt::metadata::Key<rt::metadata::codec::Timestamp> = rt::metadata::Key::from_static(
+            "h-timestamp",
+            rt::metadata::codec::Timestamp,
+        );
+        /// The `h-enum` key.
+        pub const H_ENUM: rt::metadata::Key<
+            rt::metadata::codec::Enum<super::super::super::common::v1::page::Order>,
+        > = rt::metadata::Key::from_static(
+            "h-enum",
+            rt::metadata::codec::Enum::new(
+                "stress.common.v1.Page.Order",
+                <super::super::super::common::v1::page::Order>::as_str_name,
+                <super::super::super::common::v1::page::Order>::from_str_name,
+            ),
+        );
+        /// The `h-message-bin` key.
+        pub const H_MESSAGE: rt::metadata::Key<
+            rt::metadata::codec::Message<super::super::super::common::v1::page::Window>,
+        > = rt::metadata::Key::from_static(
+            "h-message-bin",
+            rt::metadata::codec::Message::new("stress.common.v1.Page.Window"),
+        );
+        /// The `h-tag` key.
+        pub const H_TAG: rt::metadata::Key<rt::metadata::codec::Str> = rt::metadata::Key::from_static(
+            "h-tag",
+            rt::metadata::codec::Str,
+        );
+        /// Reads the declared keys from `metadata`.
+        pub fn from_metadata(
+            metadata: &rt::tonic::metadata::MetadataMap,
+        ) -> rt::Result<Self, rt::metadata::MetadataError> {
+            rt::Result::Ok(Self {
+                h_string: Self::H_STRING.require(metadata)?,
+                h_int64: Self::H_INT64.get(metadata)?,
+                h_uint64: Self::H_UINT64.get(metadata)?,
+                h_bool: Self::H_BOOL.get(metadata)?,
+                h_double: Self::H_DOUBLE.get(metadata)?,
+                h_bytes: Self::H_BYTES.get(metadata)?,
+                h_duration: Self::H_DURATION.get(metadata)?,
+                h_timestamp: Self::H_TIMESTAMP.get(metadata)?,
+                h_enum: Self::H_ENUM.get(metadata)?,
+                h_message: Self::H_MESSAGE.get(metadata)?,
+                h_tag: Self::H_TAG.get_all(metadata)?,
+            })
+        }
+        /// Writes the declared keys into `metadata`, replacing what they held (an absent
+        /// value removes its key).
+        pub fn write_to(&self, metadata: &mut rt::tonic::metadata::MetadataMap) {
+            Self::H_STRING.insert(metadata, &self.h_string);
+            Self::H_INT64.insert_all(metadata, &self.h_int64);
+            Self::H_UINT64.insert_all(metadata, &self.h_uint64);
+            Self::H_BOOL.insert_all(metadata, &self.h_bool);
+            Self::H_DOUBLE.insert_all(metadata, &self.h_double);
+            Self::H_BYTES.insert_all(metadata, &self.h_bytes);
+            Self::H_DURATION.insert_all(metadata, &self.h_duration);
+            Self::H_TIMESTAMP.insert_all(metadata, &self.h_timestamp);
+            Self::H_ENUM.insert_all(metadata, &self.h_enum);
+            Self::H_MESSAGE.insert_all(metadata, &self.h_message);
+            Self::H_TAG.insert_all(metadata, &self.h_tag);
+        }
+        /// Reads the headers of `response`.
+        pub fn from_response<T>(
+            response: &rt::tonic::Response<T>,
+        ) -> rt::Result<Self, rt::metadata::MetadataError> {
+            Self::from_metadata(response.metadata())
+        }
+        /// Writes the headers into `response`.
+        pub fn send<T>(&self, response: &mut rt::tonic::Response<T>) {
+            self.write_to(response.metadata_mut());
+        }
+    }
+    /// The response trailers servers send for every method of `stress.api.v1.Typed`, typed. `from_metadata` reads it (an error names a key that is missing, malformed or repeated), `write_to` writes it.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Trailer {
+        /// Any text.
+        ///
+        /// `t-string`: string, required.
+        pub t_string: rt::String,
+        /// `t-int64`: int64, optional.
+        pub t_int64: rt::Option<i64>,
+        /// `t-uint64`: uint64, optional.
+        pub t_uint64: rt::Option<u64>,
+        /// `t-bool`: bool, optional.
+        pub t_bool: rt::Option<bool>,
+        /// `t-double`: double, optional.
+        pub t_double: rt::Option<f64>,
+        /// `t-bytes-bin`: bytes, optional.
+        pub t_bytes: rt::Option<rt::Vec<u8>>,
+        /// `t-duration`: duration, optional.
+        pub t_duration: rt::Option<rt::Duration>,
+        /// `t-timestamp`: timestamp, optional.
+        pub t_timestamp: rt::Option<rt::SystemTime>,
+        /// `t-enum`: enum `stress.common.v1.Page.Order` by value name, optional.
+        pub t_enum: rt::Option<super::super::super::common::v1::page::Order>,
+        /// `t-message-bin`: message `stress.common.v1.Page.Window`, encoded, optional.
+        pub t_message: rt::Option<super::super::super::common::v1::page::Window>,
+        /// `t-tag`: string, any number of values.
+        pub t_tag: rt::Vec<rt::String>,
+    }
+    impl Trailer {
+        /// The `t-string` key.
+        pub const T_STRING: rt::metadata::Key<rt::metadata::codec::Str> = rt::metadata::Key::from_static(
+            "t-string",
+            rt::metadata::codec::Str,
+        );
+        /// The `t-int64` key.
+        pub const T_INT64: rt::metadata::Key<rt::metadata::codec::Int64> = rt::metadata::Key::from_static(
+            "t-int64",
+            rt::metadata::codec::Int64,
+        );
+        /// The `t-uint64` key.
+        pub const T_UINT64: rt::metadata::Key<rt::metadata::codec::Uint64> = rt::metadata::Key::from_static(
+            "t-uint64",
+            rt::metadata::codec::Uint64,
+        );
+        /// The `t-bool` key.
+        pub const T_BOOL: rt::metadata::Key<rt::metadata::codec::Bool> = rt::metadata::Key::from_static(
+            "t-bool",
+            rt::metadata::codec::Bool,
+        );
+        /// The `t-double` key.
+        pub const T_DOUBLE: rt::metadata::Key<rt::metadata::codec::Double> = rt::metadata::Key::from_static(
+            "t-double",
+            rt::metadata::codec::Double,
+        );
+        /// The `t-bytes-bin` key.
+        pub const T_BYTES: rt::metadata::Key<rt::metadata::codec::Bytes> = rt::metadata::Key::from_static(
+            "t-bytes-bin",
+            rt::metadata::codec::Bytes,
+        );
+        /// The `t-duration` key.
+        pub const T_DURATION: rt::metadata::Key<rt::metadata::codec::Duration> = rt::metadata::Key::from_static(
+            "t-duration",
+            rt::metadata::codec::Duration,
+        );
+        /// The `t-timestamp` key.
+        pub const T_TIMESTAMP: rt::metadata::Key<rt::metadata::codec::Timestamp> = rt::metadata::Key::from_static(
+            "t-timestamp",
+            rt::metadata::codec::Timestamp,
+        );
+        /// The `t-enum` key.
+        pub const T_ENUM: rt::metadata::Key<
+            rt::metadata::codec::Enum<super::super::super::common::v1::page::Order>,
+        > = rt::metadata::Key::from_static(
+            "t-enum",
+            rt::metadata::codec::Enum::new(
+                "stress.common.v1.Page.Order",
+                <super::super::super::common::v1::page::Order>::as_str_name,
+                <super::super::super::common::v1::page::Order>::from_str_name,
+            ),
+        );
+        /// The `t-message-bin` key.
+        pub const T_MESSAGE: rt::metadata::Key<
+            rt::metadata::codec::Message<super::super::super::common::v1::page::Window>,
+        > = rt::metadata::Key::from_static(
+            "t-message-bin",
+            rt::metadata::codec::Message::new("stress.common.v1.Page.Window"),
+        );
+        /// The `t-tag` key.
+        pub const T_TAG: rt::metadata::Key<rt::metadata::codec::Str> = rt::metadata::Key::from_static(
+            "t-tag",
+            rt::metadata::codec::Str,
+        );
+        /// Reads the declared keys from `metadata`.
+        pub fn from_metadata(
+            metadata: &rt::tonic::metadata::MetadataMap,
+        ) -> rt::Result<Self, rt::metadata::MetadataError> {
+            rt::Result::Ok(Self {
+                t_string: Self::T_STRING.require(metadata)?,
+                t_int64: Self::T_INT64.get(metadata)?,
+                t_uint64: Self::T_UINT64.get(metadata)?,
+                t_bool: Self::T_BOOL.get(metadata)?,
+                t_double: Self::T_DOUBLE.get(metadata)?,
+                t_bytes: Self::T_BYTES.get(metadata)?,
+                t_duration: Self::T_DURATION.get(metadata)?,
+                t_timestamp: Self::T_TIMESTAMP.get(metadata)?,
+                t_enum: Self::T_ENUM.get(metadata)?,
+                t_message: Self::T_MESSAGE.get(metadata)?,
+                t_tag: Self::T_TAG.get_all(metadata)?,
+            })
+        }
+        /// Writes the declared keys into `metadata`, replacing what they held (an absent
+        /// value removes its key).
+        pub fn write_to(&self, metadata: &mut rt::tonic::metadata::MetadataMap) {
+            Self::T_STRING.insert(metadata, &self.t_string);
+            Self::T_INT64.insert_all(metadata, &self.t_int64);
+            Self::T_UINT64.insert_all(metadata, &self.t_uint64);
+            Self::T_BOOL.insert_all(metadata, &self.t_bool);
+            Self::T_DOUBLE.insert_all(metadata, &self.t_double);
+            Self::T_BYTES.insert_all(metadata, &self.t_bytes);
+            Self::T_DURATION.insert_all(metadata, &self.t_duration);
+            Self::T_TIMESTAMP.insert_all(metadata, &self.t_timestamp);
+            Self::T_ENUM.insert_all(metadata, &self.t_enum);
+            Self::T_MESSAGE.insert_all(metadata, &self.t_message);
+            Self::T_TAG.insert_all(metadata, &self.t_tag);
+        }
+        /// Reads the trailers a generated client received with the single response of a
+        /// unary or client-streaming call (a response stream gives its trailers from
+        /// `Streaming::trailers`; a failed call's are in `Status::metadata`).
+        pub fn from_response<T>(
+            response: &rt::tonic::Response<T>,
+        ) -> rt::Result<Self, rt::metadata::MetadataError> {
+            Self::from_metadata(&rt::ResponseExt::trailers(response).unwrap_or_default())
+        }
+        /// Writes the trailers into those `response` ends with. A stream that knows them
+        /// only at its end writes into the handle `ResponseExt::trailers_mut` gives.
+        pub fn send<T>(&self, response: &mut rt::tonic::Response<T>) {
+            self.write_to(&mut rt::ResponseExt::trailers_mut(response).lock());
+        }
+        /// Writes the trailers into a status the call ends with.
+        pub fn attach_to(&self, status: &mut rt::tonic::Status) {
+            self.write_to(status.metadata_mut());
+        }
+    }
+    /// The contract of `stress.api.v1.Typed.Unary`.
+    pub mod unary {
+        /// The service's [`RequestMetadata`](super::RequestMetadata): `stress.api.v1.Typed.Unary` declares no other.
+        pub type RequestMetadata = super::RequestMetadata;
+        /// The service's [`Header`](super::Header): `stress.api.v1.Typed.Unary` declares no other.
+        pub type Header = super::Header;
+        /// The service's [`Trailer`](super::Trailer): `stress.api.v1.Typed.Unary` declares no other.
+        pub type Trailer = super::Trailer;
+    }
+    /// The contract of `stress.api.v1.Typed.ServerStream`.
+    pub mod server_stream {
+        /// The service's [`RequestMetadata`](super::RequestMetadata): `stress.api.v1.Typed.ServerStream` declares no other.
+        pub type RequestMetadata = super::RequestMetadata;
+        /// The service's [`Header`](super::Header): `stress.api.v1.Typed.ServerStream` declares no other.
+        pub type Header = super::Header;
+        /// The service's [`Trailer`](super::Trailer): `stress.api.v1.Typed.ServerStream` declares no other.
+        pub type Trailer = super::Trailer;
+    }
+    /// The contract of `stress.api.v1.Typed.ClientStream`.
+    pub mod client_stream {
+        /// The service's [`RequestMetadata`](super::RequestMetadata): `stress.api.v1.Typed.ClientStream` declares no other.
+        pub type RequestMetadata = super::RequestMetadata;
+        /// The service's [`Header`](super::Header): `stress.api.v1.Typed.ClientStream` declares no other.
+        pub type Header = super::Header;
+        /// The service's [`Trailer`](super::Trailer): `stress.api.v1.Typed.ClientStream` declares no other.
+        pub type Trailer = super::Trailer;
+    }
+    /// The contract of `stress.api.v1.Typed.Bidi`.
+    pub mod bidi {
+        /// The service's [`RequestMetadata`](super::RequestMetadata): `stress.api.v1.Typed.Bidi` declares no other.
+        pub type RequestMetadata = super::RequestMetadata;
+        /// The service's [`Header`](super::Header): `stress.api.v1.Typed.Bidi` declares no other.
+        pub type Header = super::Header;
+        /// The service's [`Trailer`](super::Trailer): `stress.api.v1.Typed.Bidi` declares no other.
+        pub type Trailer = super::Trailer;
+    }
+    /// The contract of `stress.api.v1.Typed.Strict`.
+    pub mod strict {
+        use ::greeter_runtime::__codegen as rt;
+        /// The request metadata clients send to `stress.api.v1.Typed.Strict`, typed. `from_metadata` reads it (an error names a key that is missing, malformed or repeated), `write_to` writes it.
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct RequestMetadata {
+            /// Any text.
+            ///
+            /// `r-string`: string, required.
+            pub r_string: rt::String,
+            /// Required by this method.
+            ///
+            /// `r-int64`: int64, required.
+            pub r_int64: i64,
+            /// `r-uint64`: uint64, optional.
+            pub r_uint64: rt::Option<u64>,
+            /// `r-bool`: bool, optional.
+            pub r_bool: rt::Option<bool>,
+            /// `r-double`: double, optional.
+            pub r_double: rt::Option<f64>,
+            /// `r-bytes-bin`: bytes, optional.
+            pub r_bytes: rt::Option<rt::Vec<u8>>,
+            /// `r-duration`: duration, optional.
+            pub r_duration: rt::Option<rt::Duration>,
+            /// `r-timestamp`: timestamp, optional.
+            pub r_timestamp: rt::Option<rt::SystemTime>,
+            /// `r-enum`: enum `stress.common.v1.Page.Order` by value name, optional.
+            pub r_enum: rt::Option<super::super::super::super::common::v1::page::Order>,
+            /// `r-message-bin`: message `stress.common.v1.Page.Window`, encoded, optional.
+            pub r_message: rt::Option<
+                super::super::super::super::common::v1::page::Window,
+            >,
+            /// `r-tag`: string, any number of values.
+            pub r_tag: rt::Vec<rt::String>,
+        }
+        impl RequestMetadata {
+            /// The `r-string` key.
+            pub const R_STRING: rt::metadata::Key<rt::metadata::codec::Str> = rt::metadata::Key::from_static(
+                "r-string",
+                rt::metadata::codec::Str,
+            );
+            /// The `r-int64` key.
+            pub const R_INT64: rt::metadata::Key<rt::metadata::codec::Int64> = rt::metadata::Key::from_static(
+                "r-int64",
+                rt::metadata::codec::Int64,
+            );
+            /// The `r-uint64` key.
+            pub const R_UINT64: rt::metadata::Key<rt::metadata::codec::Uint64> = rt::metadata::Key::from_static(
+                "r-uint64",
+                rt::metadata::codec::Uint64,
+            );
+            /// The `r-bool` key.
+            pub const R_BOOL: rt::metadata::Key<rt::metadata::codec::Bool> = rt::metadata::Key::from_static(
+                "r-bool",
+                rt::metadata::codec::Bool,
+            );
+            /// The `r-double` key.
+            pub const R_DOUBLE: rt::metadata::Key<rt::metadata::codec::Double> = rt::metadata::Key::from_static(
+                "r-double",
+                rt::metadata::codec::Double,
+            );
+            /// The `r-bytes-bin` key.
+            pub const R_BYTES: rt::metadata::Key<rt::metadata::codec::Bytes> = rt::metadata::Key::from_static(
+                "r-bytes-bin",
+                rt::metadata::codec::Bytes,
+            );
+            /// The `r-duration` key.
+            pub const R_DURATION: rt::metadata::Key<rt::metadata::codec::Duration> = rt::metadata::Key::from_static(
+                "r-duration",
+                rt::metadata::codec::Duration,
+            );
+            /// The `r-timestamp` key.
+            pub const R_TIMESTAMP: rt::metadata::Key<rt::metadata::codec::Timestamp> = rt::metadata::Key::from_static(
+                "r-timestamp",
+                rt::metadata::codec::Timestamp,
+            );
+            /// The `r-enum` key.
+            pub const R_ENUM: rt::metadata::Key<
+                rt::metadata::codec::Enum<
+                    super::super::super::super::common::v1::page::Order,
+                >,
+            > = rt::metadata::Key::from_static(
+                "r-enum",
+                rt::metadata::codec::Enum::new(
+                    "stress.common.v1.Page.Order",
+                    <super::super::super::super::common::v1::page::Order>::as_str_name,
+                    <super::super::super::super::common::v1::page::Order>::from_str_name,
+                ),
+            );
+            /// The `r-message-bin` key.
+            pub const R_MESSAGE: rt::metadata::Key<
+                rt::metadata::codec::Message<
+                    super::super::super::super::common::v1::page::Window,
+                >,
+            > = rt::metadata::Key::from_static(
+                "r-message-bin",
+                rt::metadata::codec::Message::new("stress.common.v1.Page.Window"),
+            );
+            /// The `r-tag` key.
+            pub const R_TAG: rt::metadata::Key<rt::metadata::codec::Str> = rt::metadata::Key::from_static(
+                "r-tag",
+                rt::metadata::codec::Str,
+            );
+            /// Reads the declared keys from `metadata`.
+            pub fn from_metadata(
+                metadata: &rt::tonic::metadata::MetadataMap,
+            ) -> rt::Result<Self, rt::metadata::MetadataError> {
+                rt::Result::Ok(Self {
+                    r_string: Self::R_STRING.require(metadata)?,
+                    r_int64: Self::R_INT64.require(metadata)?,
+                    r_uint64: Self::R_UINT64.get(metadata)?,
+                    r_bool: Self::R_BOOL.get(metadata)?,
+                    r_double: Self::R_DOUBLE.get(metadata)?,
+                    r_bytes: Self::R_BYTES.get(metadata)?,
+                    r_duration: Self::R_DURATION.get(metadata)?,
+                    r_timestamp: Self::R_TIMESTAMP.get(metadata)?,
+                    r_enum: Self::R_ENUM.get(metadata)?,
+                    r_message: Self::R_MESSAGE.get(metadata)?,
+                    r_tag: Self::R_TAG.get_all(metadata)?,
+                })
+            }
+            /// Writes the declared keys into `metadata`, replacing what they held (an absent
+            /// value removes its key).
+            pub fn write_to(&self, metadata: &mut rt::tonic::metadata::MetadataMap) {
+                Self::R_STRING.insert(metadata, &self.r_string);
+                Self::R_INT64.insert(metadata, &self.r_int64);
+                Self::R_UINT64.insert_all(metadata, &self.r_uint64);
+                Self::R_BOOL.insert_all(metadata, &self.r_bool);
+                Self::R_DOUBLE.insert_all(metadata, &self.r_double);
+                Self::R_BYTES.insert_all(metadata, &self.r_bytes);
+                Self::R_DURATION.insert_all(metadata, &self.r_duration);
+                Self::R_TIMESTAMP.insert_all(metadata, &self.r_timestamp);
+                Self::R_ENUM.insert_all(metadata, &self.r_enum);
+                Self::R_MESSAGE.insert_all(metadata, &self.r_message);
+                Self::R_TAG.insert_all(metadata, &self.r_tag);
+            }
+            /// Reads the request metadata of `request`.
+            pub fn from_request<T>(
+                request: &rt::tonic::Request<T>,
+            ) -> rt::Result<Self, rt::metadata::MetadataError> {
+                Self::from_metadata(request.metadata())
+            }
+            /// Checks `metadata` as `from_metadata` reads it. Generated servers run it on
+            /// every call before its handler, and answer a failure INVALID_ARGUMENT.
+            pub fn check(
+                metadata: &rt::tonic::metadata::MetadataMap,
+            ) -> rt::Result<(), rt::metadata::MetadataError> {
+                Self::from_metadata(metadata).map(|_| ())
+            }
+        }
+        /// The service's [`Header`](super::Header): `stress.api.v1.Typed.Strict` declares no other.
+        pub type Header = super::Header;
+        /// The service's [`Trailer`](super::Trailer): `stress.api.v1.Typed.Strict` declares no other.
+        pub type Trailer = super::Trailer;
+    }
+}
 /// Method descriptions of `stress.api.v1.Nothing`, for interceptors and tooling.
 pub mod nothing_methods {
     use ::greeter_runtime::__codegen as rt;
