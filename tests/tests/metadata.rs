@@ -156,18 +156,18 @@ async fn every_type_round_trips_in_all_four_modes() {
     assert_eq!(echo.handled(), 8);
 }
 
+/// A change to a request's metadata.
+type Edit = dyn Fn(&mut MetadataMap);
+
 /// A request with every field set, then edited by `edit`.
-fn edited<T>(message: T, edit: &dyn Fn(&mut MetadataMap)) -> Request<T> {
+fn edited<T>(message: T, edit: &Edit) -> Request<T> {
     let mut request = request(message, &full());
     edit(request.metadata_mut());
     request
 }
 
 /// The status each mode's call ends with, its request metadata edited by `edit`.
-async fn call_each_mode(
-    client: &mut TypedClient<Channel>,
-    edit: &dyn Fn(&mut MetadataMap),
-) -> Vec<Status> {
+async fn call_each_mode(client: &mut TypedClient<Channel>, edit: &Edit) -> Vec<Status> {
     let items = || tokio_stream::iter([item("a")]);
     vec![
         client.unary(edited(item("u"), edit)).await.unwrap_err(),
@@ -186,7 +186,7 @@ async fn call_each_mode(
 #[tokio::test]
 async fn missing_and_malformed_values_are_refused_before_the_handler_naming_the_key() {
     let (echo, mut client) = start().await;
-    let cases: Vec<(Box<dyn Fn(&mut MetadataMap)>, &str)> = vec![
+    let cases: Vec<(Box<Edit>, &str)> = vec![
         (
             Box::new(|m| {
                 m.remove("r-string");
