@@ -63,6 +63,9 @@ pub mod typed {
     };
     use crate::stress_set::stress::api::v1::typed_server::Typed;
 
+    /// The `r-tag` value that makes a call fail.
+    pub const FAIL_TAG: &str = "fail";
+
     /// A stream of items, as the streaming methods send them.
     pub type ItemStream = Pin<Box<dyn Stream<Item = Result<Item, Status>> + Send>>;
 
@@ -78,10 +81,16 @@ pub mod typed {
             self.handled.load(Ordering::SeqCst)
         }
 
-        /// Reads the request metadata and answers with `message`, echoing it.
+        /// Reads the request metadata and answers with `message`, echoing it. A call tagged
+        /// `fail` ends with ABORTED instead, the trailers attached to the status.
         fn respond<T, M>(&self, request: &Request<M>, message: T) -> Result<Response<T>, Status> {
             self.handled.fetch_add(1, Ordering::SeqCst);
             let metadata = RequestMetadata::from_request(request)?;
+            if metadata.r_tag.iter().any(|tag| tag == FAIL_TAG) {
+                let mut status = Status::aborted("tagged to fail");
+                trailer(&metadata).attach_to(&mut status);
+                return Err(status);
+            }
             let mut response = Response::new(message);
             header(&metadata).send(&mut response);
             trailer(&metadata).send(&mut response);

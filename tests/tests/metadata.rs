@@ -317,3 +317,20 @@ fn strict_from(m: RequestMetadata) -> strict::RequestMetadata {
         r_tag: m.r_tag,
     }
 }
+
+#[tokio::test]
+async fn trailers_ride_on_errors_in_all_four_modes() {
+    let (echo, mut client) = start().await;
+    let fail: &Edit = &|m| {
+        m.append("r-tag", typed::FAIL_TAG.parse().unwrap());
+    };
+    let mut sent = full();
+    sent.r_tag.push(typed::FAIL_TAG.to_owned());
+    for status in call_each_mode(&mut client, fail).await {
+        assert_eq!(status.code(), Code::Aborted);
+        assert_eq!(status.message(), "tagged to fail");
+        let trailer = Trailer::from_metadata(status.metadata()).unwrap();
+        assert_eq!(trailer, typed::trailer(&sent));
+    }
+    assert_eq!(echo.handled(), 4);
+}
