@@ -2,6 +2,12 @@
 //! and must see the trailers a handler and a call interceptor attach on success, with the
 //! response headers apart from them.
 //!
+//! It also calls the stress set's `Typed` service (`tests/python/typed_client.py`), sending a
+//! value for every declared request key of every type (text, `-bin`, repeated), and must see
+//! each echoed back in the typed form our codecs write, once among the response headers and once
+//! among the trailers, never crossed, in all four modes; a malformed or missing declared key must
+//! come back INVALID_ARGUMENT naming it, without the handler running.
+//!
 //! The test installs its own Python peer: a venv under the cargo target dir with a pinned grpcio,
 //! made once (atomically, so parallel runs are safe) and reused. `python3` with `venv` and `pip`
 //! is required; without it the test fails rather than skips.
@@ -18,6 +24,8 @@ use greeter_runtime::interceptor::{Call, CallInterceptor, InterceptFuture, Next}
 use greeter_runtime::metadata::ResponseExt;
 use greeter_tests::greeter::greeter_server::{Greeter, GreeterServer};
 use greeter_tests::greeter::{HelloRequest, HelloResponse};
+use greeter_tests::stress_set::stress::api::v1::typed_server::TypedServer;
+use greeter_tests::typed::Echo;
 use tokio_stream::{Stream, StreamExt};
 use tonic::transport::Server;
 use tonic::{Request, Response, Status, Streaming};
@@ -26,6 +34,8 @@ use tonic::{Request, Response, Status, Streaming};
 const GRPCIO: &str = "1.80.0";
 
 const CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/python/trailers_client.py");
+
+const TYPED_CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/python/typed_client.py");
 
 type ReplyStream = Pin<Box<dyn Stream<Item = Result<HelloResponse, Status>> + Send>>;
 
@@ -247,6 +257,20 @@ impl Json {
         }
     }
 
+    /// A list of `[key, value]` pairs, as the typed client prints metadata.
+    fn pairs(&self) -> Vec<(&str, &str)> {
+        match self {
+            Json::Array(items) => items
+                .iter()
+                .map(|pair| match pair.strings()[..] {
+                    [key, value] => (key, value),
+                    _ => panic!("not a [key, value] pair: {pair:?}"),
+                })
+                .collect(),
+            _ => panic!("not an array: {self:?}"),
+        }
+    }
+
     fn string_map(&self) -> BTreeMap<&str, &str> {
         match self {
             Json::Object(map) => map.iter().map(|(k, v)| (k.as_str(), v.str())).collect(),
@@ -437,4 +461,184 @@ async fn trailers_on_success_reach_a_grpcio_client_in_all_four_modes() {
 
 async fn serve(server: GreeterServer<Stamped>) -> SocketAddr {
     net::serve(Server::builder().add_service(server)).await
+}
+
+/// The value sent for every declared request key of `Typed`, as the server echoes it under
+/// `{prefix}{name}` and grpcio hands it over: text re-encoded by our codecs, binary values
+/// (`-bin`) hex-encoded by the client. Ordered by key as [`with_prefix`] orders them. `r-tag` was
+/// sent twice; `100%` is no valid escape, so it is read as is and sent back with its `%` escaped.
+fn echoed(prefix: &str) -> Vec<(String, String)> {
+    let values = [
+        ("string", "plain text"),
+        ("int64", "-42"),
+        ("uint64", "18446744073709551615"),
+        ("bool", "true"),
+        ("double", "2.5"),
+        ("bytes-bin", "00fffe"),
+        ("duration", "1.500s"),
+        ("timestamp", "2026-11-23T10:00:00Z"),
+        ("enum", "ORDER_DESCENDING"),
+        ("message-bin", "12020805"),
+        ("tag", "plain tag"),
+        ("tag", "100%25"),
+    ];
+    let mut pairs: Vec<(String, String)> = values
+        .iter()
+        .map(|(name, value)| (format!("{prefix}{name}"), value.to_string()))
+        .collect();
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    pairs
+}
+
+/// The pairs whose key starts with `prefix`, ordered by key; a key's values keep their order.
+fn with_prefix(pairs: &[(&str, &str)], prefix: &str) -> Vec<(String, String)> {
+    let mut picked: Vec<(String, String)> = pairs
+        .iter()
+        .filter(|(key, _)| key.starts_with(prefix))
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect();
+    picked.sort_by(|a, b| a.0.cmp(&b.0));
+    picked
+}
+
+/// What one call of the typed client must end in.
+enum Outcome {
+    /// OK with these replies; `echoes` when the method echoes the request metadata.
+    Ok {
+        replies: Vec<&'static str>,
+        echoes: bool,
+    },
+    /// Refused before the handler with INVALID_ARGUMENT and this message.
+    Refused(&'static str),
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn typed_metadata_reaches_a_grpcio_client_apart_in_all_four_modes() {
+    let python = tokio::task::spawn_blocking(python_with_grpcio)
+        .await
+        .unwrap();
+    let echo = Echo::default();
+    let addr = net::serve(Server::builder().add_service(TypedServer::new(echo.clone()))).await;
+
+    let output = tokio::task::spawn_blocking(move || {
+        run(
+            Command::new(&python)
+                .arg(TYPED_CLIENT)
+                .arg(addr.to_string()),
+            "the grpcio typed client",
+        )
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    eprintln!("python_peer: grpcio saw\n{stdout}");
+
+    const MALFORMED: &str =
+        "invalid metadata `r-int64`: expected int64, got \"abc\" (invalid digit found in string)";
+    let echoed_ok = |replies: Vec<&'static str>| Outcome::Ok {
+        replies,
+        echoes: true,
+    };
+    let want = [
+        ("unary", "valid", echoed_ok(vec!["u"])),
+        ("server_streaming", "valid", echoed_ok(vec!["s 1", "s 2"])),
+        ("client_streaming", "valid", echoed_ok(vec!["a b c"])),
+        ("bidi_streaming", "valid", echoed_ok(vec!["re x", "re y"])),
+        ("unary", "malformed_int64", Outcome::Refused(MALFORMED)),
+        (
+            "server_streaming",
+            "malformed_int64",
+            Outcome::Refused(MALFORMED),
+        ),
+        (
+            "client_streaming",
+            "malformed_int64",
+            Outcome::Refused(MALFORMED),
+        ),
+        (
+            "bidi_streaming",
+            "malformed_int64",
+            Outcome::Refused(MALFORMED),
+        ),
+        (
+            "unary",
+            "missing_string",
+            Outcome::Refused("missing metadata `r-string`: expected string"),
+        ),
+        (
+            "strict",
+            "missing_int64",
+            Outcome::Refused("missing metadata `r-int64`: expected int64"),
+        ),
+        (
+            "strict",
+            "valid",
+            Outcome::Ok {
+                replies: vec!["7"],
+                echoes: false,
+            },
+        ),
+    ];
+    let records: Vec<Json> = stdout.lines().map(Json::parse).collect();
+    assert_eq!(records.len(), want.len(), "one line per call:\n{stdout}");
+
+    let mut passed = 0;
+    for (record, (mode, case, outcome)) in records.iter().zip(&want) {
+        let call = format!("{mode} {case}");
+        assert_eq!(record.get("mode").str(), *mode, "{call}");
+        assert_eq!(record.get("case").str(), *case, "{call}");
+        let headers = record.get("headers").pairs();
+        let trailers = record.get("trailers").pairs();
+
+        // Request metadata is never sent back as is, and grpcio keeps the status to itself.
+        for key in ["grpc-status", "grpc-message"] {
+            assert!(
+                !headers.iter().chain(&trailers).any(|(k, _)| *k == key),
+                "{call}: {key} in {record:?}"
+            );
+        }
+        assert_eq!(with_prefix(&headers, "r-"), [], "{call}: headers");
+        assert_eq!(with_prefix(&trailers, "r-"), [], "{call}: trailers");
+        // Headers never carry a trailer, nor trailers a header.
+        assert_eq!(with_prefix(&headers, "t-"), [], "{call}: headers");
+        assert_eq!(with_prefix(&trailers, "h-"), [], "{call}: trailers");
+
+        match outcome {
+            Outcome::Ok { replies, echoes } => {
+                passed += 1;
+                assert_eq!(record.get("code").str(), "OK", "{call}: {record:?}");
+                assert_eq!(record.get("details").str(), "", "{call}");
+                assert_eq!(record.get("replies").strings(), *replies, "{call}");
+                let (want_headers, want_trailers) = if *echoes {
+                    (echoed("h-"), echoed("t-"))
+                } else {
+                    (Vec::new(), Vec::new())
+                };
+                assert_eq!(with_prefix(&headers, "h-"), want_headers, "{call}: headers");
+                assert_eq!(
+                    with_prefix(&trailers, "t-"),
+                    want_trailers,
+                    "{call}: trailers"
+                );
+            }
+            Outcome::Refused(details) => {
+                assert_eq!(
+                    record.get("code").str(),
+                    "INVALID_ARGUMENT",
+                    "{call}: {record:?}"
+                );
+                assert_eq!(record.get("details").str(), *details, "{call}");
+                assert_eq!(
+                    record.get("replies").strings(),
+                    Vec::<&str>::new(),
+                    "{call}"
+                );
+                // No handler ran, so nothing was echoed.
+                assert_eq!(with_prefix(&headers, "h-"), [], "{call}: headers");
+                assert_eq!(with_prefix(&trailers, "t-"), [], "{call}: trailers");
+            }
+        }
+    }
+    // Only the calls that passed the contract's check reached a handler.
+    assert_eq!(echo.handled(), passed, "calls that reached a handler");
 }
