@@ -248,11 +248,21 @@ pub fn defaults(
     };
     let label = format!("service `{}` (greeter.defaults)", service.full_name());
     let package = service.package_name();
+    let fields = declared_sections(pool, &contract, &label, package, extern_paths)?;
+    check_all_names(&fields, &label)?;
     Ok(Defaults {
-        fields: declared_sections(pool, &contract, &label, package, extern_paths)?,
+        fields,
         errors: declared_errors(&contract),
         method_extension,
     })
+}
+
+/// Each section's keys make distinct Rust fields.
+fn check_all_names(fields: &Sections, label: &str) -> Result<(), String> {
+    for (section, list) in fields.named() {
+        check_names(list).map_err(|clash| format!("{label}: {} {clash}", section.option_name()))?;
+    }
+    Ok(())
 }
 
 /// What `method` declares, `defaults` merged in; an error message naming the method and the
@@ -282,9 +292,7 @@ pub fn method_contract(
         merge(&mut fields.trailer, mine.trailer);
         declared.extend(declared_errors(own));
     }
-    for (section, list) in fields.named() {
-        check_names(list).map_err(|clash| format!("{label}: {} {clash}", section.option_name()))?;
-    }
+    check_all_names(&fields, &label)?;
     Ok(Contract {
         fields,
         errors: error_cases(pool, declared, &label, package, extern_paths)?,

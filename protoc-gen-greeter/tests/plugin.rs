@@ -576,6 +576,10 @@ const BAD_CONTRACTS: &[(&str, &str)] = &[
         r#"defaults: trailer: { key: "x" type: STRING } trailer: { key: "x" type: STRING }"#,
         "bad.proto: service `bad.v1.Svc` (greeter.defaults): trailer key `x` is declared twice",
     ),
+    (
+        r#"defaults: header: { key: "a-b" type: STRING } header: { key: "a.b" type: STRING }"#,
+        "bad.proto: service `bad.v1.Svc` (greeter.defaults): header keys `a-b` and `a.b` would both be the field `a_b`",
+    ),
 ];
 
 #[test]

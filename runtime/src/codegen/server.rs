@@ -258,7 +258,7 @@ impl ServerCore {
     fn serve<B, R, Fut>(
         &self,
         method: &'static MethodInfo,
-        request: http::Request<B>,
+        mut request: http::Request<B>,
         respond: R,
     ) -> ServerFuture
     where
@@ -268,11 +268,19 @@ impl ServerCore {
     {
         let head = self.interceptors.head_chain().cloned();
         let calls = self.interceptors.call_chain().cloned();
-        let check = method.request_check();
-        if head.is_none() && calls.is_none() && check.is_none() {
-            return Box::pin(
-                async move { Ok(finish_response(respond(request, None).await, None)) },
-            );
+        let mut check = method.request_check();
+        if head.is_none() {
+            // Nothing runs before the check: it needs no future of its own.
+            if let Some(check) = check.take()
+                && let Err(error) = check_request(check, &mut request)
+            {
+                return Box::pin(std::future::ready(Ok(Status::from(error).into_http())));
+            }
+            if calls.is_none() {
+                return Box::pin(
+                    async move { Ok(finish_response(respond(request, None).await, None)) },
+                );
+            }
         }
         Box::pin(async move {
             let mut request = match head {
