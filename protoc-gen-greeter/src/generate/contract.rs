@@ -103,7 +103,10 @@ fn metadata_struct(
     let idents: Vec<_> = fields.iter().map(|f| names::ident(&f.name)).collect();
     let constants: Vec<_> = fields
         .iter()
-        .map(|f| names::ident(&names::sanitize(&names::shouty(&f.name))))
+        .map(|f| {
+            let base = f.key.strip_suffix("-bin").unwrap_or(&f.key);
+            names::ident(&names::sanitize(&names::shouty(base)))
+        })
         .collect();
     let definitions = fields.iter().zip(&idents).map(|(field, ident)| {
         let value = value_type(cx, &field.ty, depth);

@@ -814,7 +814,8 @@ pub mod contracted_methods {
             rt::StreamingKind::Unary,
             rt::Idempotency::Unknown,
         )
-        .with_message_types("stress.api.v1.Item", "stress.api.v1.Item");
+        .with_message_types("stress.api.v1.Item", "stress.api.v1.Item")
+        .with_request_check(super::contracted_contract::fetch::RequestMetadata::check);
     /// `/stress.api.v1.Contracted/Plain`
     pub const PLAIN: rt::MethodInfo = rt::MethodInfo::new(
             SERVICE_NAME,
@@ -1106,6 +1107,81 @@ pub mod contracted_contract {
     /// The contract of `stress.api.v1.Contracted.Fetch`.
     pub mod fetch {
         use ::greeter_runtime::__codegen as rt;
+        /// The request metadata clients send to `stress.api.v1.Contracted.Fetch`, typed. `from_metadata` reads it (an error names a key that is missing, malformed or repeated), `write_to` writes it.
+        #[derive(Debug, Clone, PartialEq, Default)]
+        pub struct RequestMetadata {
+            /// `type`: string, optional.
+            pub r#type: rt::Option<rt::String>,
+        }
+        impl RequestMetadata {
+            /// The `type` key.
+            pub const TYPE: rt::metadata::Key<rt::metadata::codec::Str> = rt::metadata::Key::from_static(
+                "type",
+                rt::metadata::codec::Str,
+            );
+            /// Reads the declared keys from `metadata`.
+            pub fn from_metadata(
+                metadata: &rt::tonic::metadata::MetadataMap,
+            ) -> rt::Result<Self, rt::metadata::MetadataError> {
+                rt::Result::Ok(Self {
+                    r#type: Self::TYPE.get(metadata)?,
+                })
+            }
+            /// Writes the declared keys into `metadata`, replacing what they held (an absent
+            /// value removes its key).
+            pub fn write_to(&self, metadata: &mut rt::tonic::metadata::MetadataMap) {
+                Self::TYPE.insert_all(metadata, &self.r#type);
+            }
+            /// Reads the request metadata of `request`.
+            pub fn from_request<T>(
+                request: &rt::tonic::Request<T>,
+            ) -> rt::Result<Self, rt::metadata::MetadataError> {
+                Self::from_metadata(request.metadata())
+            }
+            /// Checks `metadata` as `from_metadata` reads it. Generated servers run it on
+            /// every call before its handler, and answer a failure INVALID_ARGUMENT.
+            pub fn check(
+                metadata: &rt::tonic::metadata::MetadataMap,
+            ) -> rt::Result<(), rt::metadata::MetadataError> {
+                Self::from_metadata(metadata).map(|_| ())
+            }
+        }
+        /// The response headers servers send for `stress.api.v1.Contracted.Fetch`, typed. `from_metadata` reads it (an error names a key that is missing, malformed or repeated), `write_to` writes it.
+        #[derive(Debug, Clone, PartialEq, Default)]
+        pub struct Header {
+            /// `self`: bool, optional.
+            pub self_: rt::Option<bool>,
+        }
+        impl Header {
+            /// The `self` key.
+            pub const SELF: rt::metadata::Key<rt::metadata::codec::Bool> = rt::metadata::Key::from_static(
+                "self",
+                rt::metadata::codec::Bool,
+            );
+            /// Reads the declared keys from `metadata`.
+            pub fn from_metadata(
+                metadata: &rt::tonic::metadata::MetadataMap,
+            ) -> rt::Result<Self, rt::metadata::MetadataError> {
+                rt::Result::Ok(Self {
+                    self_: Self::SELF.get(metadata)?,
+                })
+            }
+            /// Writes the declared keys into `metadata`, replacing what they held (an absent
+            /// value removes its key).
+            pub fn write_to(&self, metadata: &mut rt::tonic::metadata::MetadataMap) {
+                Self::SELF.insert_all(metadata, &self.self_);
+            }
+            /// Reads the headers of `response`.
+            pub fn from_response<T>(
+                response: &rt::tonic::Response<T>,
+            ) -> rt::Result<Self, rt::metadata::MetadataError> {
+                Self::from_metadata(response.metadata())
+            }
+            /// Writes the headers into `response`.
+            pub fn send<T>(&self, response: &mut rt::tonic::Response<T>) {
+                self.write_to(response.metadata_mut());
+            }
+        }
         /// The errors `stress.api.v1.Contracted.Fetch` declares, and any other status as `Other`. Handlers return it with `?` or `.into()`; clients read a status with [`Error::from_status`].
         #[derive(Debug, Clone)]
         pub enum Error {
