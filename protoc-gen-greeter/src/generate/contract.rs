@@ -25,14 +25,14 @@ pub(super) fn generate_contract_module(cx: &Context<'_>, service: &Service) -> O
     if methods.is_empty() && service.defaults.is_empty() {
         return None;
     }
-    let rt_import = (!service.defaults.is_empty()).then(|| cx.rt_import.clone());
-    let defaults = metadata_structs(
+    let (defaults, uses_rt) = metadata_structs(
         cx,
         &service.defaults,
         None,
         1,
         &format!("every method of `{}`", service.full_name),
     );
+    let rt_import = uses_rt.then(|| cx.rt_import.clone());
     let module = names::ident(&service.names.contract_module);
     let module_doc = doc(&format!(
         "What the methods of `{}` declare with `(greeter.contract)`: one module per method. \
@@ -51,20 +51,22 @@ pub(super) fn generate_contract_module(cx: &Context<'_>, service: &Service) -> O
 
 /// The typed metadata structs of `sections`, in a module `depth` below the package module;
 /// `owner` says whose they are in their docs. A section the same as the service's `defaults` is
-/// their struct, re-exported.
+/// their struct, aliased. Also whether any struct is written here (and needs the `rt` alias).
 fn metadata_structs(
     cx: &Context<'_>,
     sections: &Sections,
     defaults: Option<&Sections>,
     depth: usize,
     owner: &str,
-) -> TokenStream {
-    let structs = sections
+) -> (TokenStream, bool) {
+    let mut writes_struct = false;
+    let structs: Vec<TokenStream> = sections
         .named()
         .into_iter()
         .filter(|(_, fields)| !fields.is_empty())
         .map(|(section, fields)| {
             let inherited = defaults.is_some_and(|defaults| defaults.section(section) == fields);
+            writes_struct |= !inherited;
             if inherited {
                 let name = names::ident(section.struct_name());
                 let alias_doc = doc(&format!(
@@ -78,8 +80,9 @@ fn metadata_structs(
             } else {
                 metadata_struct(cx, section, fields, depth, owner)
             }
-        });
-    quote!(#(#structs)*)
+        })
+        .collect();
+    (quote!(#(#structs)*), writes_struct)
 }
 
 fn metadata_struct(
@@ -331,7 +334,7 @@ fn method_module(cx: &Context<'_>, service: &Service, method: &Method) -> TokenS
     let module = names::ident(&method.names.function);
     let full_name = format!("{}.{}", service.full_name, method.proto_name);
     let module_doc = doc(&format!("The contract of `{full_name}`."));
-    let metadata = metadata_structs(
+    let (metadata, uses_rt) = metadata_structs(
         cx,
         &method.contract.fields,
         Some(&service.defaults),
@@ -339,13 +342,7 @@ fn method_module(cx: &Context<'_>, service: &Service, method: &Method) -> TokenS
         &format!("`{full_name}`"),
     );
     let error = (!method.contract.errors.is_empty()).then(|| error_enum(cx, method, &full_name));
-    let own_fields = method
-        .contract
-        .fields
-        .named()
-        .into_iter()
-        .any(|(section, fields)| !fields.is_empty() && service.defaults.section(section) != fields);
-    let rt_import = (own_fields || error.is_some()).then_some(rt_import);
+    let rt_import = (uses_rt || error.is_some()).then_some(rt_import);
     quote! {
         #module_doc
         pub mod #module {

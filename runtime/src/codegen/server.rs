@@ -21,7 +21,6 @@ use crate::interceptor::{
     Access, Call, CallContext, Exchange, HeadDone, HeadInterceptor, Hooks, InterceptFuture, Next,
     PayloadAccess, Payloads, Side, run_head,
 };
-use crate::metadata::MetadataError;
 use crate::method::RequestCheck;
 use crate::{Interceptors, MethodInfo};
 
@@ -240,15 +239,16 @@ async fn run_server_head<B>(
     Ok(http::Request::from_parts(parts, body))
 }
 
-/// Reads the request metadata of a call as its method's contract declares it.
-fn check_request<B>(
+/// Reads the request metadata of a call as its method's contract declares it: the
+/// INVALID_ARGUMENT response that refuses the call, if it fails.
+fn refuse<B>(
     check: RequestCheck,
     request: &mut http::Request<B>,
-) -> Result<(), MetadataError> {
+) -> Option<http::Response<TonicBody>> {
     let metadata = MetadataMap::from_headers(std::mem::take(request.headers_mut()));
     let verdict = check(&metadata);
     *request.headers_mut() = metadata.into_headers();
-    verdict
+    verdict.err().map(|error| Status::from(error).into_http())
 }
 
 impl ServerCore {
@@ -271,10 +271,8 @@ impl ServerCore {
         let mut check = method.request_check();
         if head.is_none() {
             // Nothing runs before the check: it needs no future of its own.
-            if let Some(check) = check.take()
-                && let Err(error) = check_request(check, &mut request)
-            {
-                return Box::pin(std::future::ready(Ok(Status::from(error).into_http())));
+            if let Some(refusal) = check.take().and_then(|check| refuse(check, &mut request)) {
+                return Box::pin(std::future::ready(Ok(refusal)));
             }
             if calls.is_none() {
                 return Box::pin(
@@ -290,10 +288,8 @@ impl ServerCore {
                     Err(status) => return Ok(status.into_http()),
                 },
             };
-            if let Some(check) = check
-                && let Err(error) = check_request(check, &mut request)
-            {
-                return Ok(Status::from(error).into_http());
+            if let Some(refusal) = check.and_then(|check| refuse(check, &mut request)) {
+                return Ok(refusal);
             }
             let hooks = calls
                 .map(|chain| Hooks::new(chain, Arc::new(CallContext::new(Side::Server, method))));

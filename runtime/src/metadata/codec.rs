@@ -244,7 +244,7 @@ impl Codec for Timestamp {
 /// assert_eq!(metadata.get("mood").unwrap(), "HAPPY");
 /// ```
 #[derive(Debug)]
-pub struct Enum<E: 'static> {
+pub struct Enum<E> {
     name: &'static str,
     to_name: fn(&E) -> &'static str,
     from_name: fn(&str) -> Option<E>,

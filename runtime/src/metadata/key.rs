@@ -151,10 +151,11 @@ impl<C: Codec> Key<C> {
 
     /// Removes every value of the key.
     pub fn remove(&self, metadata: &mut MetadataMap) {
+        // Removing a key removes all its values.
         if C::BINARY {
-            while metadata.remove_bin(self.name).is_some() {}
+            metadata.remove_bin(self.name);
         } else {
-            while metadata.remove(self.name).is_some() {}
+            metadata.remove(self.name);
         }
     }
 
