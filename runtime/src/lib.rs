@@ -48,7 +48,7 @@ pub mod __codegen {
     pub use tonic_prost::ProstCodec;
 
     pub use crate::codegen::{
-        ClientCore, RequestBody, ServedMessage, ServerConfig, ServerCore, ServerFuture,
+        ClientCore, RequestBody, ServedMessage, ServerConfig, ServerCore, ServerFuture, Transport,
     };
 
     // Standard items by a path no generated or user name can shadow.

@@ -192,12 +192,13 @@ async fn first_added_is_outermost_on_both_sides() {
              c:send b:send a:send c:end_Ok b:end_Ok a:end_Ok"
         )
     );
-    // The client: the request goes in from the outermost, the response comes back out to it.
+    // The client: the request goes in from the outermost, the response comes back out to it;
+    // the end comes once the call is over (after every around hook, which may still retry).
     assert_eq!(
         take(&client_log),
         events(
             "a:before b:before c:before a:send b:send c:send c:receive b:receive a:receive \
-             c:end_Ok b:end_Ok a:end_Ok c:after b:after a:after"
+             c:after b:after a:after c:end_Ok b:end_Ok a:end_Ok"
         )
     );
 

@@ -9,6 +9,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
+use std::time::Instant;
 
 use tokio_stream::Stream;
 use tonic::body::Body as TonicBody;
@@ -22,17 +23,19 @@ use tonic_prost::ProstCodec;
 use super::intercept::{InterceptCodec, single, stream};
 use super::server::ServedMessage;
 use crate::interceptor::{
-    Access, Call, CallContext, Exchange, Hooks, InterceptFuture, Next, PayloadAccess, Payloads,
-    Side, run_head,
+    Access, Call, CallContext, Deadline, Exchange, Head, Hooks, InterceptFuture, Next,
+    PayloadAccess, Payloads, Replay, Side, encode_grpc_timeout, replay, run_head, timeout_of,
 };
 use crate::metadata::ResponseTrailers;
 use crate::status::sanitize_status;
-use crate::{CallInterceptor, Interceptors, MethodInfo};
+use crate::{Interceptors, MethodInfo};
 
 /// What a generated client holds: tonic's client for the channel, and the interceptors.
 #[derive(Debug, Clone)]
 pub struct ClientCore<T> {
     grpc: Grpc<Observed<T>>,
+    /// Whether the channel is TLS, when the client knows (from its origin's scheme).
+    secure: Option<bool>,
     /// Run on every call.
     pub interceptors: Interceptors,
 }
@@ -42,14 +45,22 @@ impl<T> ClientCore<T> {
     pub fn new(inner: T) -> Self {
         Self {
             grpc: Grpc::new(Observed(inner)),
+            secure: None,
             interceptors: Interceptors::default(),
         }
     }
 
-    /// Sends calls over `inner` to `origin`.
+    /// Sends calls over `inner` to `origin`; head interceptors learn from its scheme whether
+    /// the channel is TLS ([`Head::is_secure`]).
     pub fn with_origin(inner: T, origin: http::Uri) -> Self {
+        let secure = match origin.scheme_str() {
+            Some("https") => Some(true),
+            Some("http") => Some(false),
+            _ => None,
+        };
         Self {
             grpc: Grpc::with_origin(Observed(inner), origin),
+            secure,
             interceptors: Interceptors::default(),
         }
     }
@@ -102,72 +113,143 @@ async fn single_response<M>(response: Response<Streaming<M>>) -> Result<Response
 /// The codec of an intercepted call.
 type Intercepted<Req, Resp> = InterceptCodec<ProstCodec<Req, Resp>>;
 
-impl<T> ClientCore<T>
+/// Runs `call` within `deadline`: `DEADLINE_EXCEEDED` (dropping it) once the deadline passes.
+async fn within<F, R>(deadline: Option<Instant>, call: F) -> Result<R, Status>
 where
-    T: GrpcService<TonicBody> + Send,
-    T::Future: Send,
-    T::Error: Into<StdError>,
-    T::ResponseBody: Body<Data = Bytes> + Send + 'static,
-    <T::ResponseBody as Body>::Error: Into<StdError> + Send,
+    F: Future<Output = Result<R, Status>>,
 {
-    /// Runs the head chain, waits for the channel, and tags the request with its method.
+    match deadline {
+        None => call.await,
+        Some(at) => tokio::time::timeout_at(at.into(), call)
+            .await
+            .unwrap_or_else(|_| Err(Status::deadline_exceeded("deadline exceeded"))),
+    }
+}
+
+/// What a generated client sends calls over: a tonic channel, or any service like one.
+pub trait Transport:
+    GrpcService<
+        TonicBody,
+        Future: Send,
+        Error: Into<StdError>,
+        ResponseBody: Body<Data = Bytes, Error: Into<StdError> + Send> + Send + 'static,
+    > + Send
+{
+}
+
+impl<T> Transport for T where
+    T: GrpcService<
+            TonicBody,
+            Future: Send,
+            Error: Into<StdError>,
+            ResponseBody: Body<Data = Bytes, Error: Into<StdError> + Send> + Send + 'static,
+        > + Send
+{
+}
+
+/// Waits until the channel can take a call.
+async fn ready<T: Transport>(grpc: &mut Grpc<Observed<T>>) -> Result<(), Status> {
+    grpc.ready()
+        .await
+        .map_err(|e| Status::unavailable(format!("service was not ready: {}", e.into())))
+}
+
+/// How one attempt of a call of some kind goes over the channel, with codec `C`.
+type Exchanger<T, Q, P, C> = for<'g> fn(
+    &'g mut Grpc<Observed<T>>,
+    Request<Q>,
+    http::uri::PathAndQuery,
+    C,
+) -> LocalFuture<'g, Result<Response<P>, Status>>;
+
+impl<T: Transport> ClientCore<T> {
+    /// Runs the head chain, settles the call's deadline (a head interceptor's, or the
+    /// `grpc-timeout` the caller set) and sends it as `grpc-timeout`, and tags the request with
+    /// its method.
     async fn prepare<M>(
         &mut self,
         method: &'static MethodInfo,
         request: Request<M>,
     ) -> Result<(Request<M>, http::uri::PathAndQuery), Status> {
+        let started = Instant::now();
         let (mut metadata, mut extensions, message) = request.into_parts();
         if let Some(chain) = self.interceptors.head_chain() {
-            run_head(
-                chain,
+            let mut head = Head::new(
                 Side::Client,
                 Some(method),
                 method.path(),
                 &mut metadata,
                 &mut extensions,
             )
-            .await?;
+            .with_transport_security(self.secure);
+            run_head(chain, &mut head).await?;
         }
-        self.grpc
-            .ready()
-            .await
-            .map_err(|e| Status::unavailable(format!("service was not ready: {}", e.into())))?;
+        let timeout = timeout_of(
+            metadata
+                .get("grpc-timeout")
+                .map(|value| value.as_encoded_bytes()),
+        )?;
+        if let Some(timeout) = timeout {
+            Deadline::tighten(&mut extensions, started + timeout);
+        }
+        if let Some(deadline) = extensions.get::<Deadline>() {
+            // The time left, so the server gives up no later than the client does.
+            let left = encode_grpc_timeout(deadline.remaining());
+            metadata.insert(
+                "grpc-timeout",
+                left.parse()
+                    .map_err(|_| Status::internal("unencodable grpc-timeout"))?,
+            );
+        }
         extensions.insert(GrpcMethod::new(method.service(), method.method()));
         let request = Request::from_parts(metadata, extensions, message);
         Ok((request, http::uri::PathAndQuery::from_static(method.path())))
     }
 
-    /// Sends a call through the call chain: `send` is the exchange of the call's kind.
-    async fn intercepted<Q, P, Req, Resp, S>(
+    /// Sends a call: one attempt with `plain` when there is no call chain; otherwise through
+    /// the call chain, whose end sends attempts with `hooked` (more than one when an interceptor
+    /// retains the request and runs `next` again).
+    #[allow(clippy::too_many_arguments)]
+    async fn send<Q, P, Req, Resp>(
         &mut self,
-        chain: Arc<[Arc<dyn CallInterceptor>]>,
         method: &'static MethodInfo,
         request: Request<Q>,
-        send: S,
+        plain: Exchanger<T, Q, P, ProstCodec<Req, Resp>>,
+        hooked: Exchanger<T, Q, P, Intercepted<Req, Resp>>,
         request_access: Access<Q>,
         response_access: Access<P>,
+        replay: Option<Replay<Q>>,
     ) -> Result<Response<P>, Status>
     where
         Q: Send + 'static,
         P: Send + 'static,
         Req: ServedMessage,
         Resp: ServedMessage,
-        S: for<'g> FnOnce(
-                &'g mut Grpc<Observed<T>>,
-                Request<Q>,
-                http::uri::PathAndQuery,
-                Intercepted<Req, Resp>,
-            ) -> LocalFuture<'g, Result<Response<P>, Status>>
-            + Send,
     {
+        let chain = self.interceptors.call_chain().cloned();
         let (mut request, path) = self.prepare(method, request).await?;
+        let deadline = request.extensions().get::<Deadline>().map(|d| d.0);
+        let Some(chain) = chain else {
+            let grpc = &mut self.grpc;
+            return within(deadline, async move {
+                ready(grpc).await?;
+                plain(grpc, request, path, ProstCodec::default()).await
+            })
+            .await;
+        };
         let hooks = Hooks::new(chain, Arc::new(CallContext::new(Side::Client, method)));
         request.extensions_mut().insert(hooks.clone());
-        let codec = InterceptCodec::new(ProstCodec::default(), hooks.clone());
+        let mut payloads = Payloads::new(method, request, request_access, response_access);
+        if let Some(replay) = replay {
+            payloads = payloads.replayable(replay);
+        }
         let mut exchange = ClientExchange {
             grpc: &mut self.grpc,
-            send: Some((send, path, codec)),
-            payloads: Payloads::new(method, request, request_access, response_access),
+            send: hooked,
+            path,
+            codec: InterceptCodec::new(ProstCodec::default(), hooks.clone()),
+            deadline,
+            payloads,
         };
         let verdict = Next::new(&hooks.chain)
             .run(&mut Call::new(&hooks.context, &mut exchange))
@@ -175,8 +257,7 @@ where
             // A send hook's own status, not what became of it on the wire.
             .map_err(|status| hooks.context.take_send_failure().unwrap_or(status));
         let result = exchange.payloads.finish(verdict);
-        // A response stream ends later, in the response body; any other call has ended here
-        // (if its body already ran the end hooks, they do not run again).
+        // A response stream ends later, in the response body; any other call has ended here.
         match &result {
             Err(status) => hooks.on_end(status),
             Ok(_) if !method.kind().is_server_streaming() => hooks.on_end(&Status::ok("")),
@@ -195,27 +276,14 @@ where
         Req: ServedMessage,
         Resp: ServedMessage,
     {
-        let Some(chain) = self.interceptors.call_chain().cloned() else {
-            let (request, path) = self.prepare(method, request).await?;
-            let codec = ProstCodec::<Req, Resp>::default();
-            let response = self
-                .grpc
-                .streaming(request.map(tokio_stream::once), path, codec)
-                .await?;
-            return single_response(response).await;
-        };
-        self.intercepted(
-            chain,
+        self.send(
             method,
             request,
-            |grpc, request, path, codec| {
-                Box::pin(async move {
-                    let request = request.map(tokio_stream::once);
-                    single_response(grpc.streaming(request, path, codec).await?).await
-                })
-            },
+            |grpc, request, path, codec| Box::pin(single_exchange(grpc, request, path, codec)),
+            |grpc, request, path, codec| Box::pin(single_exchange(grpc, request, path, codec)),
             single::<Req>,
             single::<Resp>,
+            Some(replay::<Req>),
         )
         .await
     }
@@ -230,20 +298,14 @@ where
         Req: ServedMessage,
         Resp: ServedMessage,
     {
-        let Some(chain) = self.interceptors.call_chain().cloned() else {
-            let (request, path) = self.prepare(method, request).await?;
-            let codec = ProstCodec::<Req, Resp>::default();
-            return self.grpc.server_streaming(request, path, codec).await;
-        };
-        self.intercepted(
-            chain,
+        self.send(
             method,
             request,
-            |grpc, request, path, codec| {
-                Box::pin(async move { grpc.server_streaming(request, path, codec).await })
-            },
+            |grpc, request, path, codec| Box::pin(grpc.server_streaming(request, path, codec)),
+            |grpc, request, path, codec| Box::pin(grpc.server_streaming(request, path, codec)),
             single::<Req>,
             stream::<Streaming<Resp>>,
+            Some(replay::<Req>),
         )
         .await
     }
@@ -259,22 +321,14 @@ where
         Req: ServedMessage,
         Resp: ServedMessage,
     {
-        let Some(chain) = self.interceptors.call_chain().cloned() else {
-            let (request, path) = self.prepare(method, request).await?;
-            let codec = ProstCodec::<Req, Resp>::default();
-            return single_response(self.grpc.streaming(request, path, codec).await?).await;
-        };
-        self.intercepted(
-            chain,
+        self.send(
             method,
             request,
-            |grpc, request, path, codec| {
-                Box::pin(async move {
-                    single_response(grpc.streaming(request, path, codec).await?).await
-                })
-            },
+            |grpc, request, path, codec| Box::pin(streamed_exchange(grpc, request, path, codec)),
+            |grpc, request, path, codec| Box::pin(streamed_exchange(grpc, request, path, codec)),
             stream::<S>,
             single::<Resp>,
+            None,
         )
         .await
     }
@@ -290,45 +344,70 @@ where
         Req: ServedMessage,
         Resp: ServedMessage,
     {
-        let Some(chain) = self.interceptors.call_chain().cloned() else {
-            let (request, path) = self.prepare(method, request).await?;
-            let codec = ProstCodec::<Req, Resp>::default();
-            return self.grpc.streaming(request, path, codec).await;
-        };
-        self.intercepted(
-            chain,
+        self.send(
             method,
             request,
-            |grpc, request, path, codec| {
-                Box::pin(async move { grpc.streaming(request, path, codec).await })
-            },
+            |grpc, request, path, codec| Box::pin(grpc.streaming(request, path, codec)),
+            |grpc, request, path, codec| Box::pin(grpc.streaming(request, path, codec)),
             stream::<S>,
             stream::<Streaming<Resp>>,
+            None,
         )
         .await
     }
 }
 
+/// One attempt of a call with one request and one response: sent as a stream (tonic's unary
+/// path merges the trailers into the headers), its response and trailers read apart.
+async fn single_exchange<T, C>(
+    grpc: &mut Grpc<Observed<T>>,
+    request: Request<C::Encode>,
+    path: http::uri::PathAndQuery,
+    codec: C,
+) -> Result<Response<C::Decode>, Status>
+where
+    T: Transport,
+    C: tonic::codec::Codec + 'static,
+    C::Encode: Send + Sync + 'static,
+    C::Decode: Send + Sync + 'static,
+{
+    let request = request.map(tokio_stream::once);
+    single_response(grpc.streaming(request, path, codec).await?).await
+}
+
+/// One attempt of a client-streaming call: its one response and trailers read apart.
+async fn streamed_exchange<T, C, S>(
+    grpc: &mut Grpc<Observed<T>>,
+    request: Request<S>,
+    path: http::uri::PathAndQuery,
+    codec: C,
+) -> Result<Response<C::Decode>, Status>
+where
+    T: Transport,
+    C: tonic::codec::Codec + 'static,
+    C::Encode: Send + Sync + 'static,
+    C::Decode: Send + Sync + 'static,
+    S: Stream<Item = C::Encode> + Send + 'static,
+{
+    single_response(grpc.streaming(request, path, codec).await?).await
+}
+
 /// The typed state of one sent call inside the call chain.
-struct ClientExchange<'g, T, Q, P, S, C> {
+struct ClientExchange<'g, T, Q, P, C> {
     grpc: &'g mut Grpc<Observed<T>>,
-    send: Option<(S, http::uri::PathAndQuery, C)>,
+    send: Exchanger<T, Q, P, C>,
+    path: http::uri::PathAndQuery,
+    codec: C,
+    deadline: Option<Instant>,
     payloads: Payloads<Q, P>,
 }
 
-impl<T, Q, P, S, C> Exchange for ClientExchange<'_, T, Q, P, S, C>
+impl<T, Q, P, C> Exchange for ClientExchange<'_, T, Q, P, C>
 where
-    T: Send,
+    T: Transport,
     Q: Send + 'static,
     P: Send + 'static,
-    C: Send,
-    S: for<'g> FnOnce(
-            &'g mut Grpc<Observed<T>>,
-            Request<Q>,
-            http::uri::PathAndQuery,
-            C,
-        ) -> LocalFuture<'g, Result<Response<P>, Status>>
-        + Send,
+    C: Clone + Send,
 {
     fn payloads(&mut self) -> &mut dyn PayloadAccess {
         &mut self.payloads
@@ -336,13 +415,15 @@ where
 
     fn invoke(&mut self) -> InterceptFuture<'_> {
         Box::pin(async move {
-            let payloads = &mut self.payloads;
-            let ((send, uri_path, codec), request) = self
-                .send
-                .take()
-                .zip(payloads.request.take())
-                .ok_or_else(|| payloads.ran_twice())?;
-            payloads.response = Some(send(self.grpc, request, uri_path, codec).await?);
+            let request = self.payloads.take_request()?;
+            let (grpc, send) = (&mut *self.grpc, self.send);
+            let (path, codec) = (self.path.clone(), self.codec.clone());
+            let response = within(self.deadline, async move {
+                ready(grpc).await?;
+                send(grpc, request, path, codec).await
+            })
+            .await?;
+            self.payloads.response = Some(response);
             Ok(())
         })
     }
@@ -369,9 +450,11 @@ where
 
     fn call(&mut self, request: http::Request<TonicBody>) -> Self::Future {
         let hooks = request.extensions().get::<Hooks>().cloned();
+        let deadline = request.extensions().get::<Deadline>().map(|d| d.0);
         ObservedFuture {
             inner: self.0.call(request),
             hooks,
+            deadline,
         }
     }
 }
@@ -382,6 +465,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         hooks: Option<Hooks>,
+        deadline: Option<Instant>,
     }
 }
 
@@ -399,32 +483,52 @@ where
         if let Some(hooks) = &hooks {
             *hooks.context.headers() = MetadataMap::from_headers(response.headers().clone());
         }
-        // A trailers-only response carries the final status in its head.
-        if let Some(status) = Status::from_header_map(response.headers())
+        // A trailers-only response carries the final status in its head; the generated
+        // client's call ends with it (or tries again), not the body.
+        if Status::from_header_map(response.headers()).is_some()
             && let Some(hooks) = hooks.take()
         {
             *hooks.context.trailers() = MetadataMap::from_headers(response.headers().clone());
-            hooks.on_end(&status);
         }
-        Poll::Ready(Ok(response.map(|inner| ObservedBody { inner, hooks })))
+        let expiry = this
+            .deadline
+            .map(|at| Box::pin(tokio::time::sleep_until(at.into())));
+        Poll::Ready(Ok(response.map(|inner| ObservedBody {
+            inner,
+            hooks,
+            expiry,
+            expired: false,
+        })))
     }
 }
 
 pin_project_lite::pin_project! {
-    /// A response body of [`Observed`].
+    /// A response body of [`Observed`]: it records the trailers in the call's context, runs the
+    /// end hooks of a response stream when its final status arrives, and ends the response
+    /// `DEADLINE_EXCEEDED` at the call's deadline.
     pub(crate) struct ObservedBody<B> {
         #[pin]
         inner: B,
         hooks: Option<Hooks>,
+        expiry: Option<Pin<Box<tokio::time::Sleep>>>,
+        expired: bool,
     }
 
     impl<B> PinnedDrop for ObservedBody<B> {
         fn drop(this: Pin<&mut Self>) {
             // Dropped before the final status arrived: the caller gave up on the call.
             if let Some(hooks) = this.project().hooks.take() {
-                hooks.on_end(&Status::cancelled("the response was dropped before it ended"));
+                end_stream(&hooks, &Status::cancelled("the response was dropped before it ended"));
             }
         }
+    }
+}
+
+/// Runs the end hooks of a call whose response is a stream: the body sees its end. Any other
+/// call ends in the generated client's method, which may also send it again.
+fn end_stream(hooks: &Hooks, status: &Status) {
+    if hooks.context.method().kind().is_server_streaming() {
+        hooks.on_end(status);
     }
 }
 
@@ -441,7 +545,25 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, B::Error>>> {
         let this = self.project();
-        let mut frame = ready!(this.inner.poll_frame(cx));
+        if *this.expired {
+            return Poll::Ready(None);
+        }
+        let expired = this
+            .expiry
+            .as_mut()
+            .is_some_and(|expiry| expiry.as_mut().poll(cx).is_ready());
+        let mut frame = match expired {
+            true => {
+                // The deadline passed: the response ends here, as if the server had said so.
+                *this.expired = true;
+                let mut trailers = http::HeaderMap::new();
+                Status::deadline_exceeded("deadline exceeded")
+                    .add_header(&mut trailers)
+                    .ok();
+                Some(Ok(http_body::Frame::trailers(trailers)))
+            }
+            false => ready!(this.inner.poll_frame(cx)),
+        };
         if let Some(Ok(frame)) = &mut frame
             && let Some(trailers) = frame.trailers_mut()
         {
@@ -457,17 +579,20 @@ where
                         let status = Status::from_header_map(trailers).unwrap_or_else(|| {
                             Status::internal("the response trailers carry no grpc-status")
                         });
-                        hooks.on_end(&status);
+                        end_stream(&hooks, &status);
                     }
                 }
                 Some(Err(_)) => {
                     if let Some(hooks) = this.hooks.take() {
-                        hooks.on_end(&Status::unavailable("the response body failed"));
+                        end_stream(&hooks, &Status::unavailable("the response body failed"));
                     }
                 }
                 None => {
                     if let Some(hooks) = this.hooks.take() {
-                        hooks.on_end(&Status::internal("the response ended without a status"));
+                        end_stream(
+                            &hooks,
+                            &Status::internal("the response ended without a status"),
+                        );
                     }
                 }
             }
@@ -476,7 +601,7 @@ where
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.expired || self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> http_body::SizeHint {

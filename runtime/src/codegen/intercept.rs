@@ -2,8 +2,11 @@
 //! per-message hooks as messages are decoded and encoded, and a response body that adds the
 //! trailers of handlers and interceptors to the final trailers and runs the end hooks.
 
+use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
+use std::time::Instant;
 
 use tonic::Status;
 use tonic::body::Body as TonicBody;
@@ -11,7 +14,9 @@ use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder, EncodeBuf, Encoder
 use tonic::codegen::http::HeaderMap;
 use tonic::codegen::{Body, Bytes, http};
 
+use crate::MethodInfo;
 use crate::interceptor::{AnyMessage, Hooks};
+use crate::interceptors::Recovery;
 use crate::metadata::{ResponseTrailers, merge_trailers};
 
 /// The [`Access`](crate::interceptor::Access) of a payload that is one message.
@@ -30,6 +35,7 @@ pub(crate) fn stream<'x, X>(_: &'x mut X, _: &'static str) -> Option<AnyMessage<
 
 /// Wraps a codec so that every decoded message passes the receive hooks and every message to
 /// encode the send hooks.
+#[derive(Clone)]
 pub(crate) struct InterceptCodec<C> {
     inner: C,
     hooks: Hooks,
@@ -116,16 +122,48 @@ where
     }
 }
 
+/// What guards a served call's response body besides the call chain: the deadline that ends
+/// it, and the recovery that turns a panic into `INTERNAL` trailers.
+pub(crate) struct Guard {
+    pub(crate) method: &'static MethodInfo,
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) recovery: Option<Arc<Recovery>>,
+}
+
+impl Guard {
+    /// Nothing to guard: the body is sent as it is.
+    pub(crate) fn none(method: &'static MethodInfo) -> Self {
+        Self {
+            method,
+            deadline: None,
+            recovery: None,
+        }
+    }
+
+    /// Runs `f`, catching a panic in it if panics are recovered.
+    fn catch<R>(&self, f: impl FnOnce() -> R) -> Result<R, Status> {
+        match &self.recovery {
+            Some(recovery) => recovery.catch(self.method, f),
+            None => Ok(f()),
+        }
+    }
+}
+
 /// Finishes a server response: adds the trailers a handler attached to it and those the
-/// interceptors set, and runs the end hooks with the final status. A response that needs
-/// neither is returned as it is.
+/// interceptors set, runs the end hooks with the final status, and guards the body with the
+/// call's deadline and panic recovery. A response that needs none of this is returned as it is.
 pub(crate) fn finish_response(
     response: http::Response<TonicBody>,
     hooks: Option<Hooks>,
+    guard: Guard,
 ) -> http::Response<TonicBody> {
     let (mut parts, body) = response.into_parts();
     let handler_trailers = parts.extensions.remove::<ResponseTrailers>();
-    if handler_trailers.is_none() && hooks.is_none() {
+    if handler_trailers.is_none()
+        && hooks.is_none()
+        && guard.deadline.is_none()
+        && guard.recovery.is_none()
+    {
         return http::Response::from_parts(parts, body);
     }
     if let Some(hooks) = &hooks {
@@ -133,47 +171,90 @@ pub(crate) fn finish_response(
         // A trailers-only response (an error before any message) has its status in the head.
         if let Some(status) = Status::from_header_map(&parts.headers) {
             merge_trailers(&mut parts.headers, &hooks.context.trailers());
-            hooks.on_end(&status);
+            if let Err(recovered) = guard.catch(|| hooks.on_end(&status)) {
+                return recovered.into_http();
+            }
             return http::Response::from_parts(parts, body);
         }
     }
+    let expiry = guard
+        .deadline
+        .map(|at| Box::pin(tokio::time::sleep_until(at.into())));
     let body = TonicBody::new(ServerBody {
-        inner: body,
+        inner: Some(body),
         handler_trailers,
         hooks,
+        expiry,
+        guard,
     });
     http::Response::from_parts(parts, body)
 }
 
-/// A server response body that completes the final trailers.
+/// A server response body that completes the final trailers, ends the response
+/// `DEADLINE_EXCEEDED` at the call's deadline, and `INTERNAL` if it panics.
 struct ServerBody {
-    inner: TonicBody,
+    /// `None` once the response ended early (deadline, panic): the stream is dropped then.
+    inner: Option<TonicBody>,
     handler_trailers: Option<ResponseTrailers>,
     hooks: Option<Hooks>,
+    expiry: Option<Pin<Box<tokio::time::Sleep>>>,
+    guard: Guard,
 }
 
 impl ServerBody {
+    /// Completes the final trailers and runs the end hooks; `INTERNAL` trailers instead if
+    /// that panics.
     fn finish(&mut self, trailers: &mut HeaderMap) {
-        if let Some(extra) = self.handler_trailers.take() {
-            merge_trailers(trailers, &extra.lock());
+        let handler_trailers = self.handler_trailers.take();
+        let hooks = self.hooks.take();
+        let finished = self
+            .guard
+            .catch(|| complete_trailers(trailers, handler_trailers, hooks));
+        if let Err(status) = finished {
+            *trailers = HeaderMap::new();
+            status.add_header(trailers).ok();
         }
-        if let Some(hooks) = self.hooks.take() {
-            if let Some(failure) = hooks.context.take_send_failure() {
-                // The status the send hook gave, not tonic's INTERNAL wrapping of it.
-                for reserved in ["grpc-status", "grpc-message", "grpc-status-details-bin"] {
-                    trailers.remove(reserved);
-                }
-                if failure.add_header(trailers).is_err() {
-                    Status::internal("a send hook's status cannot be sent as trailers")
-                        .add_header(trailers)
-                        .ok();
-                }
+    }
+
+    /// Ends the response early with `status`: drops the rest of the body (the handler's
+    /// stream) and sends the final trailers.
+    fn end_early(&mut self, status: &Status) -> http_body::Frame<Bytes> {
+        self.expiry = None;
+        let inner = self.inner.take();
+        self.guard.catch(move || drop(inner)).ok();
+        let mut trailers = HeaderMap::new();
+        status.add_header(&mut trailers).ok();
+        self.finish(&mut trailers);
+        http_body::Frame::trailers(trailers)
+    }
+}
+
+/// Adds to the final trailers those the handler attached and those the interceptors set, puts
+/// back a send hook's own status, and runs the end hooks with the final status.
+fn complete_trailers(
+    trailers: &mut HeaderMap,
+    handler_trailers: Option<ResponseTrailers>,
+    hooks: Option<Hooks>,
+) {
+    if let Some(extra) = handler_trailers {
+        merge_trailers(trailers, &extra.lock());
+    }
+    if let Some(hooks) = hooks {
+        if let Some(failure) = hooks.context.take_send_failure() {
+            // The status the send hook gave, not tonic's INTERNAL wrapping of it.
+            for reserved in ["grpc-status", "grpc-message", "grpc-status-details-bin"] {
+                trailers.remove(reserved);
             }
-            merge_trailers(trailers, &hooks.context.trailers());
-            let status = Status::from_header_map(trailers)
-                .unwrap_or_else(|| Status::internal("the response ended without a grpc-status"));
-            hooks.on_end(&status);
+            if failure.add_header(trailers).is_err() {
+                Status::internal("a send hook's status cannot be sent as trailers")
+                    .add_header(trailers)
+                    .ok();
+            }
         }
+        merge_trailers(trailers, &hooks.context.trailers());
+        let status = Status::from_header_map(trailers)
+            .unwrap_or_else(|| Status::internal("the response ended without a grpc-status"));
+        hooks.on_end(&status);
     }
 }
 
@@ -185,46 +266,66 @@ impl Body for ServerBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, Status>>> {
-        let frame = ready!(Pin::new(&mut self.inner).poll_frame(cx));
+        let this = &mut *self;
+        if let Some(expiry) = &mut this.expiry
+            && expiry.as_mut().poll(cx).is_ready()
+        {
+            let status = Status::deadline_exceeded("deadline exceeded");
+            return Poll::Ready(Some(Ok(this.end_early(&status))));
+        }
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let frame = match this.guard.catch(|| Pin::new(inner).poll_frame(cx)) {
+            Ok(poll) => ready!(poll),
+            Err(status) => return Poll::Ready(Some(Ok(this.end_early(&status)))),
+        };
         Poll::Ready(match frame {
             Some(Ok(frame)) => match frame.into_trailers() {
                 Ok(mut trailers) => {
-                    self.finish(&mut trailers);
+                    this.expiry = None;
+                    this.finish(&mut trailers);
                     Some(Ok(http_body::Frame::trailers(trailers)))
                 }
                 Err(frame) => Some(Ok(frame)),
             },
             Some(Err(status)) => {
-                if let Some(hooks) = self.hooks.take() {
-                    hooks.on_end(&status);
-                }
+                this.end_hooks(&status);
                 Some(Err(status))
             }
             None => {
-                if let Some(hooks) = self.hooks.take() {
-                    hooks.on_end(&Status::internal("the response ended without trailers"));
-                }
+                this.end_hooks(&Status::internal("the response ended without trailers"));
                 None
             }
         })
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.inner.as_ref().is_none_or(Body::is_end_stream)
     }
 
     fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
+        self.inner
+            .as_ref()
+            .map_or_else(|| http_body::SizeHint::with_exact(0), Body::size_hint)
+    }
+}
+
+impl ServerBody {
+    /// Runs the end hooks with `status` unless they already ran (a panic in them is dropped:
+    /// the response is over).
+    fn end_hooks(&mut self, status: &Status) {
+        if let Some(hooks) = self.hooks.take() {
+            self.guard.catch(|| hooks.on_end(status)).ok();
+        }
     }
 }
 
 impl Drop for ServerBody {
     fn drop(&mut self) {
         // Dropped before its trailers were sent: the client went away, or the connection did.
-        if let Some(hooks) = self.hooks.take() {
-            hooks.on_end(&Status::cancelled(
-                "the call ended before its response was sent",
-            ));
-        }
+        self.end_hooks(&Status::cancelled(
+            "the call ended before its response was sent",
+        ));
     }
 }

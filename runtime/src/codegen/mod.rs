@@ -9,7 +9,7 @@ pub mod contract;
 mod intercept;
 mod server;
 
-pub use client::ClientCore;
+pub use client::{ClientCore, Transport};
 pub use server::{RequestBody, ServedMessage, ServerCore, ServerFuture};
 
 use tonic::codec::{Codec, CompressionEncoding, EnabledCompressionEncodings};

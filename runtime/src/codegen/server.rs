@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio_stream::Stream;
 use tonic::body::Body as TonicBody;
@@ -16,11 +17,14 @@ use tonic::{Request, Response, Status, Streaming};
 use tonic_prost::ProstCodec;
 
 use super::ServerConfig;
-use super::intercept::{InterceptCodec, finish_response, single, stream};
+use tonic::transport::server::TcpConnectInfo;
+
+use super::intercept::{Guard, InterceptCodec, finish_response, single, stream};
 use crate::interceptor::{
-    Access, Call, CallContext, Exchange, HeadDone, HeadInterceptor, Hooks, InterceptFuture, Next,
-    PayloadAccess, Payloads, Side, run_head,
+    Access, Call, CallContext, Deadline, Exchange, Head, HeadDone, HeadInterceptor, Hooks,
+    InterceptFuture, Next, PayloadAccess, Payloads, Side, run_head, timeout_of,
 };
+use crate::interceptors::Recovering;
 use crate::method::RequestCheck;
 use crate::{Interceptors, MethodInfo};
 
@@ -120,11 +124,11 @@ where
     fn invoke(&mut self) -> InterceptFuture<'_> {
         Box::pin(async move {
             let payloads = &mut self.payloads;
-            let ((inner, handler), request) = self
+            let request = payloads.take_request()?;
+            let (inner, handler) = self
                 .handler
                 .take()
-                .zip(payloads.request.take())
-                .ok_or_else(|| payloads.ran_twice())?;
+                .ok_or_else(|| Status::internal("the handler ran twice"))?;
             payloads.response = Some(handler(inner, request).await?);
             Ok(())
         })
@@ -201,13 +205,13 @@ where
 pub trait RequestBody: Body<Error: Into<StdError> + Send + 'static> + Send + 'static {}
 impl<B> RequestBody for B where B: Body<Error: Into<StdError> + Send + 'static> + Send + 'static {}
 
-/// The bounds every message type meets.
+/// The bounds every message type meets (prost-build derives all of them).
 pub trait ServedMessage:
-    prost::Message + std::fmt::Debug + Default + Send + Sync + 'static
+    prost::Message + std::fmt::Debug + Clone + Default + Send + Sync + 'static
 {
 }
 impl<M> ServedMessage for M where
-    M: prost::Message + std::fmt::Debug + Default + Send + Sync + 'static
+    M: prost::Message + std::fmt::Debug + Clone + Default + Send + Sync + 'static
 {
 }
 
@@ -224,15 +228,14 @@ async fn run_server_head<B>(
         .is_some_and(|done| Arc::ptr_eq(&done.0, chain));
     if !done {
         let mut metadata = MetadataMap::from_headers(std::mem::take(&mut parts.headers));
-        let verdict = run_head(
-            chain,
+        let mut head = Head::new(
             Side::Server,
             Some(method),
             method.path(),
             &mut metadata,
             &mut parts.extensions,
-        )
-        .await;
+        );
+        let verdict = run_head(chain, &mut head).await;
         parts.headers = metadata.into_headers();
         verdict?;
     }
@@ -240,21 +243,32 @@ async fn run_server_head<B>(
 }
 
 /// Reads the request metadata of a call as its method's contract declares it: the
-/// INVALID_ARGUMENT response that refuses the call, if it fails.
-fn refuse<B>(
-    check: RequestCheck,
-    request: &mut http::Request<B>,
-) -> Option<http::Response<TonicBody>> {
+/// INVALID_ARGUMENT status that refuses the call, if it fails.
+fn check_metadata<B>(check: RequestCheck, request: &mut http::Request<B>) -> Result<(), Status> {
     let metadata = MetadataMap::from_headers(std::mem::take(request.headers_mut()));
     let verdict = check(&metadata);
     *request.headers_mut() = metadata.into_headers();
-    verdict.err().map(|error| Status::from(error).into_http())
+    verdict.map_err(Status::from)
+}
+
+/// How much earlier than the client's `grpc-timeout` the server ends a call, so that its
+/// DEADLINE_EXCEEDED always comes before the CANCELLED of tonic's own timeout layer (which
+/// starts counting a moment sooner and whose timer ticks in milliseconds).
+const DEADLINE_MARGIN: Duration = Duration::from_millis(1);
+
+/// The client's address, from the connection info the transport put in the extensions.
+fn peer_of<B>(request: &http::Request<B>) -> Option<std::net::SocketAddr> {
+    request
+        .extensions()
+        .get::<TcpConnectInfo>()
+        .and_then(TcpConnectInfo::remote_addr)
 }
 
 impl ServerCore {
-    /// Serves one call: the head chain, the method's request metadata check, then `respond`
-    /// (tonic's decoding, the call chain if `hooks` is given, the handler), then the final
-    /// trailers. With no interceptors and no check this is `respond` alone.
+    /// Serves one call: the deadline, the head chain, the method's request metadata check,
+    /// then `respond` (tonic's decoding, the call chain if `hooks` is given, the handler), then
+    /// the final trailers, all under panic recovery when it is on. With no interceptors, no
+    /// check and no deadline this is `respond` alone.
     fn serve<B, R, Fut>(
         &self,
         method: &'static MethodInfo,
@@ -268,33 +282,77 @@ impl ServerCore {
     {
         let head = self.interceptors.head_chain().cloned();
         let calls = self.interceptors.call_chain().cloned();
-        let mut check = method.request_check();
-        if head.is_none() {
+        let recovery = self.interceptors.recovery().cloned();
+        let check = method.request_check();
+        let timed = request.headers().contains_key("grpc-timeout");
+        if head.is_none() && calls.is_none() && recovery.is_none() && !timed {
             // Nothing runs before the check: it needs no future of its own.
-            if let Some(refusal) = check.take().and_then(|check| refuse(check, &mut request)) {
-                return Box::pin(std::future::ready(Ok(refusal)));
+            if let Some(check) = check
+                && let Err(status) = check_metadata(check, &mut request)
+            {
+                return Box::pin(std::future::ready(Ok(status.into_http())));
             }
-            if calls.is_none() {
-                return Box::pin(
-                    async move { Ok(finish_response(respond(request, None).await, None)) },
-                );
-            }
+            return Box::pin(async move {
+                Ok(finish_response(
+                    respond(request, None).await,
+                    None,
+                    Guard::none(method),
+                ))
+            });
         }
+        let arrived = Instant::now();
+        let hooks = calls.map(|chain| {
+            let context = CallContext::new(Side::Server, method).with_peer(peer_of(&request));
+            Hooks::new(chain, Arc::new(context))
+        });
         Box::pin(async move {
-            let mut request = match head {
-                None => request,
-                Some(chain) => match run_server_head(&chain, method, request).await {
-                    Ok(request) => request,
-                    Err(status) => return Ok(status.into_http()),
+            let hooks_ref = hooks.as_ref();
+            let served = Recovering::new(
+                async move {
+                    // A malformed timeout is refused after the head chain: auth answers first.
+                    let timeout = match timed {
+                        false => Ok(None),
+                        true => {
+                            timeout_of(request.headers().get("grpc-timeout").map(|v| v.as_bytes()))
+                        }
+                    };
+                    if let Ok(Some(timeout)) = timeout {
+                        let at = arrived + timeout.saturating_sub(DEADLINE_MARGIN);
+                        Deadline::tighten(request.extensions_mut(), at);
+                    }
+                    if let Some(chain) = head {
+                        request = run_server_head(&chain, method, request).await?;
+                    }
+                    timeout?;
+                    if let Some(check) = check {
+                        check_metadata(check, &mut request)?;
+                    }
+                    let deadline = request.extensions().get::<Deadline>().map(|d| d.0);
+                    let responding = respond(request, hooks_ref.cloned());
+                    let response = match deadline {
+                        None => responding.await,
+                        Some(at) => tokio::time::timeout_at(at.into(), responding)
+                            .await
+                            .unwrap_or_else(|_| {
+                                Status::deadline_exceeded("deadline exceeded").into_http()
+                            }),
+                    };
+                    Ok::<_, Status>((response, deadline))
                 },
+                recovery.clone(),
+                method,
+            )
+            .await;
+            let (response, deadline) = match served {
+                Ok(Ok(served)) => served,
+                Ok(Err(status)) | Err(status) => (status.into_http(), None),
             };
-            if let Some(refusal) = check.and_then(|check| refuse(check, &mut request)) {
-                return Ok(refusal);
-            }
-            let hooks = calls
-                .map(|chain| Hooks::new(chain, Arc::new(CallContext::new(Side::Server, method))));
-            let response = respond(request, hooks.clone()).await;
-            Ok(finish_response(response, hooks))
+            let guard = Guard {
+                method,
+                deadline,
+                recovery,
+            };
+            Ok(finish_response(response, hooks, guard))
         })
     }
 

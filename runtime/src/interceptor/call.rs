@@ -1,7 +1,9 @@
 //! The call phase: around-style interceptors that see every message of a call.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
@@ -10,15 +12,25 @@ use super::{AnyMessage, InterceptFuture, Side};
 use crate::MethodInfo;
 
 /// What one call shares between its around hook and its per-message and end hooks: the method,
-/// the side, and the response headers and trailers.
+/// the side, the peer, when the call started, how many messages went each way, the response
+/// headers and trailers, and values interceptors keep for the rest of the call.
 ///
 /// On the server, headers added here are sent with the response head (if it has not left yet)
 /// and trailers with the final status, on success as on error. On the client they are what the
 /// server sent, filled in as they arrive.
+///
+/// On the server the context exists from the request head on: a call refused in the head phase
+/// (by a head interceptor or the method's request metadata check) still reaches every call
+/// interceptor's [`on_end`](CallInterceptor::on_end).
 #[derive(Debug)]
 pub struct CallContext {
     method: &'static MethodInfo,
     side: Side,
+    started: Instant,
+    peer: Option<SocketAddr>,
+    received: AtomicU64,
+    sent: AtomicU64,
+    extensions: Mutex<tonic::Extensions>,
     headers: Mutex<MetadataMap>,
     trailers: Mutex<MetadataMap>,
     ended: AtomicBool,
@@ -33,6 +45,11 @@ impl CallContext {
         Self {
             method,
             side,
+            started: Instant::now(),
+            peer: None,
+            received: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
+            extensions: Mutex::default(),
             headers: Mutex::default(),
             trailers: Mutex::default(),
             ended: AtomicBool::new(false),
@@ -48,6 +65,55 @@ impl CallContext {
     /// Whether this runs in a server or a client.
     pub fn side(&self) -> Side {
         self.side
+    }
+
+    /// The context with the peer's address set (the server sets the client's).
+    #[must_use]
+    pub fn with_peer(mut self, peer: Option<SocketAddr>) -> Self {
+        self.peer = peer;
+        self
+    }
+
+    /// On the server, the client's address when the call came over TCP (or TLS over TCP).
+    pub fn peer(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+
+    /// When the call started: on the server when its request head arrived, on the client when
+    /// it was handed to the generated client.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// The time since the call started.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// How many messages the call has received so far (server: requests; client: responses).
+    pub fn messages_received(&self) -> u64 {
+        self.received.load(Ordering::Relaxed)
+    }
+
+    /// How many messages the call has sent so far (server: responses; client: requests).
+    pub fn messages_sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_received(&self) {
+        self.received.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_sent(&self) {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Values interceptors keep for the rest of the call (a span, a timer), from the around hook
+    /// to the per-message and end hooks. Do not hold the guard across an `.await`.
+    pub fn extensions(&self) -> MutexGuard<'_, tonic::Extensions> {
+        self.extensions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Response headers: on the server, more to send; on the client, those received. Do not
@@ -86,6 +152,17 @@ impl CallContext {
 /// itself for a single message, nothing for a stream (its messages pass the codec's hooks).
 pub(crate) type Access<X> = for<'x> fn(&'x mut X, &'static str) -> Option<AnyMessage<'x>>;
 
+/// How a client copies a request it may send again (a single message, not a stream).
+pub(crate) type Replay<Q> = fn(&Request<Q>) -> Request<Q>;
+
+/// A copy of a request of one message: its metadata, extensions and message.
+pub(crate) fn replay<M: Clone>(request: &Request<M>) -> Request<M> {
+    let mut copy = Request::new(request.get_ref().clone());
+    *copy.metadata_mut() = request.metadata().clone();
+    *copy.extensions_mut() = request.extensions().clone();
+    copy
+}
+
 /// The request and response of one call inside the call chain, the same on both sides: the
 /// request until the rest of the call takes it, the response once it has produced it.
 pub(crate) struct Payloads<Q, P> {
@@ -94,6 +171,9 @@ pub(crate) struct Payloads<Q, P> {
     method: &'static MethodInfo,
     request_access: Access<Q>,
     response_access: Access<P>,
+    /// Set when the request can be copied to be sent again; `retain` says whether to.
+    replay: Option<Replay<Q>>,
+    retain: bool,
 }
 
 impl<Q, P> Payloads<Q, P> {
@@ -109,12 +189,33 @@ impl<Q, P> Payloads<Q, P> {
             method,
             request_access,
             response_access,
+            replay: None,
+            retain: false,
         }
     }
 
+    /// Lets the call chain keep a copy of the request to send it again.
+    pub(crate) fn replayable(mut self, replay: Replay<Q>) -> Self {
+        self.replay = Some(replay);
+        self
+    }
+
+    /// The request for the rest of the call: a copy when it is retained for another attempt,
+    /// otherwise the request itself; the error for a request already handed on.
+    pub(crate) fn take_request(&mut self) -> Result<Request<Q>, Status> {
+        let taken = match (self.retain, self.replay) {
+            (true, Some(replay)) => self.request.as_ref().map(replay),
+            _ => self.request.take(),
+        };
+        taken.ok_or_else(|| self.ran_twice())
+    }
+
     /// The error for a `next` run a second time: the request was already handed on.
-    pub(crate) fn ran_twice(&self) -> Status {
-        Status::internal(format!("`next` of `{}` ran twice", self.method.path()))
+    fn ran_twice(&self) -> Status {
+        Status::internal(format!(
+            "`next` of `{}` ran twice without `Call::retain_request`",
+            self.method.path()
+        ))
     }
 
     /// The response the chain ended with, or its failure.
@@ -143,6 +244,7 @@ pub(crate) trait PayloadAccess: Send {
     fn request_metadata(&mut self) -> Option<&mut MetadataMap>;
     fn request_extensions(&mut self) -> Option<&mut tonic::Extensions>;
     fn response_metadata(&mut self) -> Option<&mut MetadataMap>;
+    fn retain_request(&mut self) -> bool;
 }
 
 impl<Q: Send, P: Send> PayloadAccess for Payloads<Q, P> {
@@ -170,6 +272,11 @@ impl<Q: Send, P: Send> PayloadAccess for Payloads<Q, P> {
 
     fn response_metadata(&mut self) -> Option<&mut MetadataMap> {
         self.response.as_mut().map(Response::metadata_mut)
+    }
+
+    fn retain_request(&mut self) -> bool {
+        self.retain = self.replay.is_some() && self.request.is_some();
+        self.retain
     }
 }
 
@@ -226,6 +333,14 @@ impl<'a> Call<'a> {
     pub fn response_headers_mut(&mut self) -> Option<&mut MetadataMap> {
         self.exchange.payloads().response_metadata()
     }
+
+    /// On the client, keeps a copy of the request so that `next` can run more than once (each
+    /// run sends the request again, as it is then): what a retrying interceptor needs. True when
+    /// it can: a call whose request is one message (unary, server streaming) and not yet sent.
+    /// A streamed request, or any call on the server, runs `next` once.
+    pub fn retain_request(&mut self) -> bool {
+        self.exchange.payloads().retain_request()
+    }
 }
 
 impl std::fmt::Debug for Call<'_> {
@@ -238,7 +353,8 @@ impl std::fmt::Debug for Call<'_> {
 }
 
 /// The rest of the chain: the interceptors after this one, then the handler (server) or the
-/// network (client). Run it at most once.
+/// network (client). Run it once, or again after [`Call::retain_request`] on the client.
+#[derive(Clone, Copy)]
 pub struct Next<'a> {
     rest: &'a [Arc<dyn CallInterceptor>],
 }

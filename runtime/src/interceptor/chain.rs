@@ -1,10 +1,10 @@
 use std::sync::Arc;
 
 use tonic::Status;
-use tonic::metadata::MetadataMap;
 
 use super::{AnyMessage, CallContext, CallInterceptor, Head, HeadInterceptor, Side};
 use crate::MethodInfo;
+use crate::interceptors::Recovery;
 
 /// The interceptors of one server or client: a head chain and a call chain, each run in the
 /// order added (the first added is the outermost). Cloning is cheap (two `Arc`s), and an empty
@@ -32,6 +32,7 @@ use crate::MethodInfo;
 pub struct Interceptors {
     head: Option<Arc<[Arc<dyn HeadInterceptor>]>>,
     call: Option<Arc<[Arc<dyn CallInterceptor>]>>,
+    recovery: Option<Arc<Recovery>>,
 }
 
 fn appended<I: ?Sized>(chain: &Option<Arc<[Arc<I>]>>, item: Arc<I>) -> Option<Arc<[Arc<I>]>> {
@@ -72,6 +73,25 @@ impl Interceptors {
         self
     }
 
+    /// Returns the chain with panics recovered: on a server, a panic anywhere in a call (a head
+    /// or call interceptor, the handler, a response stream, an end hook) answers the call
+    /// INTERNAL and is logged, and the server goes on serving. Recovery is always outermost,
+    /// whatever the order it was added in; call interceptors still see the call end INTERNAL.
+    /// A client ignores it.
+    #[must_use]
+    pub fn with_recovery(mut self, recovery: Recovery) -> Self {
+        self.recovery = Some(Arc::new(recovery));
+        self
+    }
+
+    /// [`with_recovery`](Self::with_recovery) with a recovery shared with other chains (to
+    /// read its count of recovered panics).
+    #[must_use]
+    pub fn with_shared_recovery(mut self, recovery: Arc<Recovery>) -> Self {
+        self.recovery = Some(recovery);
+        self
+    }
+
     /// How many head interceptors the chain holds.
     pub fn head_len(&self) -> usize {
         self.head.as_deref().map_or(0, <[_]>::len)
@@ -82,9 +102,14 @@ impl Interceptors {
         self.call.as_deref().map_or(0, <[_]>::len)
     }
 
-    /// Whether both chains are empty.
+    /// Whether both chains are empty and panics are not recovered.
     pub fn is_empty(&self) -> bool {
-        self.head.is_none() && self.call.is_none()
+        self.head.is_none() && self.call.is_none() && self.recovery.is_none()
+    }
+
+    /// The recovery of panics, if set.
+    pub(crate) fn recovery(&self) -> Option<&Arc<Recovery>> {
+        self.recovery.as_ref()
     }
 
     /// The head chain, if not empty.
@@ -108,15 +133,10 @@ impl Interceptors {
 /// Runs the head chain over one request head, in order, stopping at the first error.
 pub(crate) async fn run_head(
     chain: &[Arc<dyn HeadInterceptor>],
-    side: Side,
-    method: Option<&'static MethodInfo>,
-    path: &str,
-    metadata: &mut MetadataMap,
-    extensions: &mut tonic::Extensions,
+    head: &mut Head<'_>,
 ) -> Result<(), Status> {
-    let mut head = Head::new(side, method, path, metadata, extensions);
     for interceptor in chain {
-        interceptor.head(&mut head).await?;
+        interceptor.head(head).await?;
     }
     Ok(())
 }
@@ -166,6 +186,7 @@ impl Hooks {
         &self,
         message: &mut M,
     ) -> Result<(), Status> {
+        self.context.count_received();
         let mut message = AnyMessage::new(message, self.receive_type);
         let inward = self.context.side() == Side::Server;
         self.each(inward, |i| i.on_receive(&self.context, &mut message))
@@ -180,6 +201,7 @@ impl Hooks {
         let mut message = AnyMessage::new(message, self.send_type);
         let inward = self.context.side() == Side::Client;
         self.each(inward, |i| i.on_send(&self.context, &mut message))
+            .inspect(|()| self.context.count_sent())
             .inspect_err(|status| self.context.fail_send(status))
     }
 
@@ -198,6 +220,7 @@ impl std::fmt::Debug for Interceptors {
         f.debug_struct("Interceptors")
             .field("head", &self.head_len())
             .field("call", &self.call_len())
+            .field("recovery", &self.recovery.is_some())
             .finish()
     }
 }

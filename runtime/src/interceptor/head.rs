@@ -1,7 +1,7 @@
 //! The head phase: what an interceptor sees of a call before any message moves.
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tonic::Status;
 use tonic::metadata::MetadataMap;
@@ -32,6 +32,7 @@ pub struct Head<'a> {
     side: Side,
     metadata: &'a mut MetadataMap,
     extensions: &'a mut tonic::Extensions,
+    secure: Option<bool>,
 }
 
 impl<'a> Head<'a> {
@@ -49,7 +50,22 @@ impl<'a> Head<'a> {
             side,
             metadata,
             extensions,
+            secure: None,
         }
+    }
+
+    /// The head with what is known of the transport's security: `Some(true)` for TLS.
+    #[must_use]
+    pub fn with_transport_security(mut self, secure: Option<bool>) -> Self {
+        self.secure = secure;
+        self
+    }
+
+    /// On the client, whether the channel is TLS: known when the client was built from an
+    /// address (`connect`) or an origin (`with_origin`) with an `https` or `http` scheme,
+    /// `None` otherwise. Credentials use it to refuse to leave over plaintext.
+    pub fn is_secure(&self) -> Option<bool> {
+        self.secure
     }
 
     /// The method being called. `None` only in the [head layer](crate::interceptor::HeadLayer)
@@ -91,17 +107,25 @@ impl<'a> Head<'a> {
     /// The time the caller allows the call, from its `grpc-timeout` metadata. `Ok(None)` when
     /// it sets none; an error status when the value is malformed.
     pub fn timeout(&self) -> Result<Option<Duration>, Status> {
-        match self.metadata.get("grpc-timeout") {
-            None => Ok(None),
-            Some(value) => parse_grpc_timeout(value.as_encoded_bytes())
-                .map(Some)
-                .ok_or_else(|| {
-                    Status::invalid_argument(format!(
-                        "malformed grpc-timeout {:?}: want 1 to 8 digits and a unit of H, M, S, m, u or n",
-                        String::from_utf8_lossy(value.as_encoded_bytes())
-                    ))
-                }),
-        }
+        timeout_of(
+            self.metadata
+                .get("grpc-timeout")
+                .map(|value| value.as_encoded_bytes()),
+        )
+    }
+
+    /// When the call must be over: on the server the client's `grpc-timeout` from the arrival
+    /// of the call, or an earlier time a head interceptor set; on the client the time a head
+    /// interceptor set. The generated server ends the call DEADLINE_EXCEEDED then (dropping the
+    /// handler's future and its response stream); the generated client gives up on it then and
+    /// sends the time left as `grpc-timeout`.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.extensions.get::<Deadline>().map(|deadline| deadline.0)
+    }
+
+    /// Sets the deadline to `at`, unless the call already has an earlier one.
+    pub fn set_deadline(&mut self, at: Instant) {
+        Deadline::tighten(self.extensions, at);
     }
 
     /// On the server, the peer's address when the call arrived over TCP (or TLS over TCP).
@@ -123,6 +147,62 @@ impl<'a> Head<'a> {
             .get::<tonic::transport::server::TlsConnectInfo<TcpConnectInfo>>()
             .and_then(|info| info.peer_certs())
     }
+}
+
+/// When a call must be over, in its request extensions: handlers read it as
+/// `request.extensions().get::<Deadline>()`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Deadline(pub Instant);
+
+impl Deadline {
+    /// The time left before the deadline (zero once it has passed).
+    pub fn remaining(&self) -> Duration {
+        self.0.saturating_duration_since(Instant::now())
+    }
+
+    /// Sets the deadline in `extensions` to `at`, unless it is already earlier.
+    pub(crate) fn tighten(extensions: &mut tonic::Extensions, at: Instant) {
+        match extensions.get_mut::<Deadline>() {
+            Some(deadline) => deadline.0 = deadline.0.min(at),
+            None => {
+                extensions.insert(Deadline(at));
+            }
+        }
+    }
+}
+
+/// Reads a `grpc-timeout` value: `Ok(None)` when there is none.
+pub(crate) fn timeout_of(value: Option<&[u8]>) -> Result<Option<Duration>, Status> {
+    match value {
+        None => Ok(None),
+        Some(value) => parse_grpc_timeout(value).map(Some).ok_or_else(|| {
+            Status::invalid_argument(format!(
+                "malformed grpc-timeout {:?}: want 1 to 8 digits and a unit of H, M, S, m, u or n",
+                String::from_utf8_lossy(value)
+            ))
+        }),
+    }
+}
+
+/// A `grpc-timeout` value for `timeout`: the most precise unit whose amount fits in 8 digits,
+/// rounded up so the peer never gets less time than the caller allowed.
+pub(crate) fn encode_grpc_timeout(timeout: Duration) -> String {
+    const MAX: u128 = 99_999_999;
+    let nanos = timeout.as_nanos();
+    for (unit, per) in [
+        ('n', 1u128),
+        ('u', 1_000),
+        ('m', 1_000_000),
+        ('S', 1_000_000_000),
+        ('M', 60_000_000_000),
+        ('H', 3_600_000_000_000),
+    ] {
+        let amount = nanos.div_ceil(per);
+        if amount <= MAX {
+            return format!("{amount}{unit}");
+        }
+    }
+    format!("{MAX}H")
 }
 
 fn connect_info(extensions: &tonic::Extensions) -> Option<&TcpConnectInfo> {
@@ -216,6 +296,41 @@ mod tests {
         for (value, want) in cases {
             assert_eq!(parse_grpc_timeout(value.as_bytes()), *want, "{value:?}");
         }
+    }
+
+    #[test]
+    fn grpc_timeout_encoding_round_trips_and_never_shortens() {
+        for timeout in [
+            Duration::from_nanos(1),
+            Duration::from_millis(250),
+            Duration::from_millis(100_000),
+            Duration::from_secs(3 * 3600),
+            Duration::from_nanos(123_456_789_123),
+            Duration::from_secs(u64::MAX / 4),
+        ] {
+            let encoded = encode_grpc_timeout(timeout);
+            let decoded = parse_grpc_timeout(encoded.as_bytes()).unwrap();
+            assert!(
+                decoded >= timeout.min(Duration::from_secs(99_999_999 * 3600)),
+                "{timeout:?} as {encoded}"
+            );
+        }
+        assert_eq!(encode_grpc_timeout(Duration::from_millis(250)), "250000u");
+        assert_eq!(encode_grpc_timeout(Duration::from_secs(200)), "200000m");
+    }
+
+    #[test]
+    fn deadlines_only_tighten() {
+        let now = Instant::now();
+        let mut extensions = tonic::Extensions::new();
+        let mut metadata = MetadataMap::new();
+        let mut head = Head::new(Side::Client, None, "/x/Y", &mut metadata, &mut extensions);
+        assert_eq!(head.deadline(), None);
+        head.set_deadline(now + Duration::from_secs(5));
+        head.set_deadline(now + Duration::from_secs(9));
+        assert_eq!(head.deadline(), Some(now + Duration::from_secs(5)));
+        head.set_deadline(now + Duration::from_secs(1));
+        assert_eq!(head.deadline(), Some(now + Duration::from_secs(1)));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use tonic::codegen::{Body, BoxFuture, Bytes, Service, StdError, http};
 use tonic::metadata::MetadataMap;
 
 use super::chain::run_head;
-use super::{HeadInterceptor, Interceptors, Side};
+use super::{Head, HeadInterceptor, Interceptors, Side};
 use crate::MethodInfo;
 
 /// Runs a chain's head interceptors in front of a whole service (typically a tonic router, via
@@ -109,15 +109,14 @@ where
             let path = parts.uri.path();
             let method = methods.get(path).copied();
             let mut metadata = MetadataMap::from_headers(std::mem::take(&mut parts.headers));
-            let verdict = run_head(
-                &chain,
+            let mut head = Head::new(
                 Side::Server,
                 method,
                 path,
                 &mut metadata,
                 &mut parts.extensions,
-            )
-            .await;
+            );
+            let verdict = run_head(&chain, &mut head).await;
             parts.headers = metadata.into_headers();
             if let Err(status) = verdict {
                 return Ok(status.into_http());

@@ -34,11 +34,12 @@ use std::pin::Pin;
 
 use tonic::Status;
 
-pub(crate) use call::{Access, Exchange, PayloadAccess, Payloads};
+pub(crate) use call::{Access, Exchange, PayloadAccess, Payloads, Replay, replay};
 pub use call::{Call, CallContext, CallInterceptor, Next};
 pub use chain::Interceptors;
 pub(crate) use chain::{Hooks, run_head};
-pub use head::{Head, HeadInterceptor, Side};
+pub use head::{Deadline, Head, HeadInterceptor, Side};
+pub(crate) use head::{encode_grpc_timeout, timeout_of};
 pub(crate) use layer::HeadDone;
 pub use layer::{HeadLayer, HeadService};
 pub use message::AnyMessage;
