@@ -193,3 +193,172 @@ pub mod typed {
         }
     }
 }
+
+/// A Greeter whose behavior each request's `name` scripts, for the tests of the standard
+/// interceptors, the same in all four modes:
+///
+/// - any other name: a reply `hello <name>` (unary, client streaming: `hello <last name>`;
+///   server streaming: three replies; bidi: one reply per request);
+/// - `panic`: the handler panics (streaming requests: when that message arrives);
+/// - `panic-stream`: the response stream panics at its first item (streaming responses; a
+///   unary or client-streaming handler panics instead);
+/// - `sleep:<ms>`: the handler (or, for streaming responses, each item) waits that long first;
+/// - `fail:<code>`: the call fails with that numeric gRPC code and message `scripted failure`.
+///
+/// It counts the handler runs that began and those that finished or were dropped unfinished.
+pub mod scripted {
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use tokio_stream::{Stream, StreamExt};
+    use tonic::{Code, Request, Response, Status, Streaming};
+
+    use crate::greeter::greeter_server::Greeter;
+    use crate::greeter::{HelloRequest, HelloResponse};
+
+    /// The response streams of [`Scripted`].
+    pub type ReplyStream = Pin<Box<dyn Stream<Item = Result<HelloResponse, Status>> + Send>>;
+
+    /// Counts of handler runs, shared with the test.
+    #[derive(Debug, Default)]
+    pub struct Runs {
+        /// Handler runs that began.
+        pub started: AtomicUsize,
+        /// Handler runs (or response streams) that ran to their end.
+        pub finished: AtomicUsize,
+        /// Handler runs (or response streams) dropped before their end.
+        pub dropped: AtomicUsize,
+    }
+
+    /// The scripted Greeter; clone its `runs` before serving it.
+    #[derive(Debug, Default, Clone)]
+    pub struct Scripted {
+        /// Shared with the test.
+        pub runs: Arc<Runs>,
+    }
+
+    /// Counts a run as finished when told, as dropped if it goes away first.
+    struct RunGuard(Arc<Runs>, bool);
+
+    impl RunGuard {
+        fn start(runs: &Arc<Runs>) -> Self {
+            runs.started.fetch_add(1, Ordering::SeqCst);
+            Self(Arc::clone(runs), false)
+        }
+
+        fn finish(mut self) {
+            self.1 = true;
+            self.0.finished.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    impl Drop for RunGuard {
+        fn drop(&mut self) {
+            if !self.1 {
+                self.0.dropped.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// What a request's name asks for, after the scripted actions that come before a reply.
+    async fn act(name: &str, panic_stream_here: bool) -> Result<(), Status> {
+        if name == "panic" || (panic_stream_here && name == "panic-stream") {
+            panic!("scripted panic for {name}: secret-panic-text");
+        }
+        if let Some(ms) = name.strip_prefix("sleep:") {
+            let ms = ms.parse().map_err(|_| Status::invalid_argument("sleep:<ms>"))?;
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+        if let Some(code) = name.strip_prefix("fail:") {
+            let code = code.parse().map_err(|_| Status::invalid_argument("fail:<code>"))?;
+            return Err(Status::new(Code::from_i32(code), "scripted failure"));
+        }
+        Ok(())
+    }
+
+    fn reply(text: String) -> HelloResponse {
+        HelloResponse { reply: text }
+    }
+
+    /// A response stream that acts on `names` one item at a time, counting its run.
+    fn scripted_stream(
+        runs: &Arc<Runs>,
+        names: impl Stream<Item = Result<String, Status>> + Send + 'static,
+    ) -> ReplyStream {
+        let guard = RunGuard::start(runs);
+        let mut guard = Some(guard);
+        let stream = async_stream_of(names).chain(tokio_stream::iter(std::iter::from_fn(
+            move || {
+                if let Some(guard) = guard.take() {
+                    guard.finish();
+                }
+                None
+            },
+        )));
+        Box::pin(stream)
+    }
+
+    fn async_stream_of(
+        names: impl Stream<Item = Result<String, Status>> + Send + 'static,
+    ) -> impl Stream<Item = Result<HelloResponse, Status>> + Send + 'static {
+        names.then(|name| async move {
+            let name = name?;
+            act(&name, true).await?;
+            Ok(reply(format!("hello {name}")))
+        })
+    }
+
+    impl Greeter for Scripted {
+        async fn say_hello(
+            &self,
+            request: Request<HelloRequest>,
+        ) -> Result<Response<HelloResponse>, Status> {
+            let guard = RunGuard::start(&self.runs);
+            let name = request.into_inner().name;
+            act(&name, true).await?;
+            guard.finish();
+            Ok(Response::new(reply(format!("hello {name}"))))
+        }
+
+        type LotsOfRepliesStream = ReplyStream;
+
+        async fn lots_of_replies(
+            &self,
+            request: Request<HelloRequest>,
+        ) -> Result<Response<ReplyStream>, Status> {
+            let name = request.into_inner().name;
+            act(&name, false).await?;
+            let names = tokio_stream::iter((0..3).map(move |_| Ok(name.clone())));
+            Ok(Response::new(scripted_stream(&self.runs, names)))
+        }
+
+        async fn lots_of_greetings(
+            &self,
+            request: Request<Streaming<HelloRequest>>,
+        ) -> Result<Response<HelloResponse>, Status> {
+            let guard = RunGuard::start(&self.runs);
+            let mut stream = request.into_inner();
+            let mut last = String::new();
+            while let Some(request) = stream.next().await {
+                last = request?.name;
+                act(&last, true).await?;
+            }
+            guard.finish();
+            Ok(Response::new(reply(format!("hello {last}"))))
+        }
+
+        type BidiHelloStream = ReplyStream;
+
+        async fn bidi_hello(
+            &self,
+            request: Request<Streaming<HelloRequest>>,
+        ) -> Result<Response<ReplyStream>, Status> {
+            let names = request
+                .into_inner()
+                .map(|request| request.map(|request| request.name));
+            Ok(Response::new(scripted_stream(&self.runs, names)))
+        }
+    }
+}

@@ -1,10 +1,24 @@
 //! Standard interceptors: one file per concern.
+//!
+//! Server: [`Recovery`] (panics), logging, [`BearerAuth`] (auth on the request head),
+//! validation, deadlines. Client: credentials and metadata ([`BearerToken`],
+//! [`StaticMetadata`]), default deadlines, timing, retry.
 
 mod auth;
 mod credentials;
+mod deadline;
+mod logging;
 mod recovery;
+mod retry;
+mod timing;
+mod validate;
 
 pub use auth::BearerAuth;
 pub use credentials::{BearerToken, InvalidMetadata, StaticMetadata};
 pub(crate) use recovery::Recovering;
 pub use recovery::Recovery;
+// logging exports
+// validate exports
+// retry exports
+// timing exports
+// deadline exports
