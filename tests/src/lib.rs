@@ -205,7 +205,9 @@ pub mod typed {
 /// - `sleep:<ms>`: the handler (or, for streaming responses, each item) waits that long first;
 /// - `fail:<code>`: the call fails with that numeric gRPC code and message `scripted failure`.
 ///
-/// It counts the handler runs that began and those that finished or were dropped unfinished.
+/// A reply says who called when the request extensions carry a [`scripted::Caller`] (as an
+/// auth interceptor leaves it): `hello <name> as <caller>`. It counts the handler runs that
+/// began and those that finished or were dropped unfinished.
 pub mod scripted {
     use std::pin::Pin;
     use std::sync::Arc;
@@ -217,6 +219,18 @@ pub mod scripted {
 
     use crate::greeter::greeter_server::Greeter;
     use crate::greeter::{HelloRequest, HelloResponse};
+
+    /// Who made a call, as an auth interceptor hands it to the handler.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Caller(pub String);
+
+    /// The reply text for `name` from the caller in `extensions`, if any.
+    fn greeting(name: &str, extensions: &tonic::Extensions) -> String {
+        match extensions.get::<Caller>() {
+            Some(Caller(caller)) => format!("hello {name} as {caller}"),
+            None => format!("hello {name}"),
+        }
+    }
 
     /// The response streams of [`Scripted`].
     pub type ReplyStream = Pin<Box<dyn Stream<Item = Result<HelloResponse, Status>> + Send>>;
@@ -268,11 +282,15 @@ pub mod scripted {
             panic!("scripted panic for {name}: secret-panic-text");
         }
         if let Some(ms) = name.strip_prefix("sleep:") {
-            let ms = ms.parse().map_err(|_| Status::invalid_argument("sleep:<ms>"))?;
+            let ms = ms
+                .parse()
+                .map_err(|_| Status::invalid_argument("sleep:<ms>"))?;
             tokio::time::sleep(Duration::from_millis(ms)).await;
         }
         if let Some(code) = name.strip_prefix("fail:") {
-            let code = code.parse().map_err(|_| Status::invalid_argument("fail:<code>"))?;
+            let code = code
+                .parse()
+                .map_err(|_| Status::invalid_argument("fail:<code>"))?;
             return Err(Status::new(Code::from_i32(code), "scripted failure"));
         }
         Ok(())
@@ -285,28 +303,38 @@ pub mod scripted {
     /// A response stream that acts on `names` one item at a time, counting its run.
     fn scripted_stream(
         runs: &Arc<Runs>,
+        caller: Option<Caller>,
         names: impl Stream<Item = Result<String, Status>> + Send + 'static,
     ) -> ReplyStream {
         let guard = RunGuard::start(runs);
         let mut guard = Some(guard);
-        let stream = async_stream_of(names).chain(tokio_stream::iter(std::iter::from_fn(
-            move || {
+        let mut extensions = tonic::Extensions::new();
+        if let Some(caller) = caller {
+            extensions.insert(caller);
+        }
+        let stream = async_stream_of(names, extensions).chain(tokio_stream::iter(
+            std::iter::from_fn(move || {
                 if let Some(guard) = guard.take() {
                     guard.finish();
                 }
                 None
-            },
-        )));
+            }),
+        ));
         Box::pin(stream)
     }
 
     fn async_stream_of(
         names: impl Stream<Item = Result<String, Status>> + Send + 'static,
+        extensions: tonic::Extensions,
     ) -> impl Stream<Item = Result<HelloResponse, Status>> + Send + 'static {
-        names.then(|name| async move {
-            let name = name?;
-            act(&name, true).await?;
-            Ok(reply(format!("hello {name}")))
+        let extensions = Arc::new(extensions);
+        names.then(move |name| {
+            let extensions = Arc::clone(&extensions);
+            async move {
+                let name = name?;
+                act(&name, true).await?;
+                Ok(reply(greeting(&name, &extensions)))
+            }
         })
     }
 
@@ -316,10 +344,10 @@ pub mod scripted {
             request: Request<HelloRequest>,
         ) -> Result<Response<HelloResponse>, Status> {
             let guard = RunGuard::start(&self.runs);
-            let name = request.into_inner().name;
-            act(&name, true).await?;
+            let text = greeting(&request.get_ref().name, request.extensions());
+            act(&request.into_inner().name, true).await?;
             guard.finish();
-            Ok(Response::new(reply(format!("hello {name}"))))
+            Ok(Response::new(reply(text)))
         }
 
         type LotsOfRepliesStream = ReplyStream;
@@ -328,10 +356,11 @@ pub mod scripted {
             &self,
             request: Request<HelloRequest>,
         ) -> Result<Response<ReplyStream>, Status> {
+            let caller = request.extensions().get::<Caller>().cloned();
             let name = request.into_inner().name;
             act(&name, false).await?;
             let names = tokio_stream::iter((0..3).map(move |_| Ok(name.clone())));
-            Ok(Response::new(scripted_stream(&self.runs, names)))
+            Ok(Response::new(scripted_stream(&self.runs, caller, names)))
         }
 
         async fn lots_of_greetings(
@@ -339,6 +368,7 @@ pub mod scripted {
             request: Request<Streaming<HelloRequest>>,
         ) -> Result<Response<HelloResponse>, Status> {
             let guard = RunGuard::start(&self.runs);
+            let extensions = request.extensions().clone();
             let mut stream = request.into_inner();
             let mut last = String::new();
             while let Some(request) = stream.next().await {
@@ -346,7 +376,7 @@ pub mod scripted {
                 act(&last, true).await?;
             }
             guard.finish();
-            Ok(Response::new(reply(format!("hello {last}"))))
+            Ok(Response::new(reply(greeting(&last, &extensions))))
         }
 
         type BidiHelloStream = ReplyStream;
@@ -355,10 +385,11 @@ pub mod scripted {
             &self,
             request: Request<Streaming<HelloRequest>>,
         ) -> Result<Response<ReplyStream>, Status> {
+            let caller = request.extensions().get::<Caller>().cloned();
             let names = request
                 .into_inner()
                 .map(|request| request.map(|request| request.name));
-            Ok(Response::new(scripted_stream(&self.runs, names)))
+            Ok(Response::new(scripted_stream(&self.runs, caller, names)))
         }
     }
 }

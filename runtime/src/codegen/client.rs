@@ -118,12 +118,29 @@ async fn within<F, R>(deadline: Option<Instant>, call: F) -> Result<R, Status>
 where
     F: Future<Output = Result<R, Status>>,
 {
-    match deadline {
+    let result = match deadline {
         None => call.await,
         Some(at) => tokio::time::timeout_at(at.into(), call)
             .await
             .unwrap_or_else(|_| Err(Status::deadline_exceeded("deadline exceeded"))),
+    };
+    result.map_err(|status| match timed_out(&status) {
+        true => Status::deadline_exceeded("deadline exceeded"),
+        false => status,
+    })
+}
+
+/// Whether `status` is a tonic channel's own timeout (its `grpc-timeout` layer, or
+/// `Endpoint::timeout`), which tonic reports as `CANCELLED`: the call's deadline passed.
+fn timed_out(status: &Status) -> bool {
+    let mut source = std::error::Error::source(status);
+    while let Some(error) = source {
+        if error.is::<tonic::TimeoutExpired>() {
+            return true;
+        }
+        source = error.source();
     }
+    false
 }
 
 /// What a generated client sends calls over: a tonic channel, or any service like one.

@@ -1,36 +1,117 @@
-use tonic::Status;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::sync::Arc;
 
+use tonic::Status;
+use tonic::metadata::MetadataMap;
+
+use crate::MethodInfo;
 use crate::interceptor::{Head, HeadInterceptor, InterceptFuture};
 
 /// Server head interceptor that requires `authorization: Bearer <token>` on every call and
 /// answers `UNAUTHENTICATED` otherwise, on the request head: before the request body is read and
 /// before any handler runs.
 ///
-/// The comparison takes the same time whatever the position of the first differing byte, so the
-/// token cannot be guessed byte by byte from response times.
+/// Two ways to judge the token:
+/// - [`new`](Self::new): one shared token, compared in the same time whatever the position of
+///   the first differing byte, so it cannot be guessed byte by byte from response times;
+/// - [`with_validator`](Self::with_validator): an async function that returns the caller's
+///   identity (any `Clone` type), which reaches the handler through the request extensions:
+///   `request.extensions().get::<Identity>()`.
+///
+/// Methods or whole services can be let through without a token
+/// ([`skip_method`](Self::skip_method), [`skip_service`](Self::skip_service)), such as the
+/// health service when the chain runs as a [head layer](crate::Interceptors::head_layer).
 ///
 /// ```
 /// use greeter_runtime::{Interceptors, interceptors::BearerAuth};
 ///
-/// let chain = Interceptors::new().with_head(BearerAuth::new("some-secret-token"));
+/// let chain = Interceptors::new().with_head(
+///     BearerAuth::new("some-secret-token").skip_service("grpc.health.v1.Health"),
+/// );
 /// assert_eq!(chain.head_len(), 1);
+///
+/// /// Who called, as the handler reads it from the request extensions.
+/// #[derive(Clone)]
+/// struct User(String);
+///
+/// let auth = BearerAuth::with_validator(|token: String| async move {
+///     match token.strip_prefix("user-") {
+///         Some(name) => Ok(User(name.to_owned())),
+///         None => Err(tonic::Status::unauthenticated("unknown token")),
+///     }
+/// });
+/// # let _ = auth;
 /// ```
 #[derive(Clone)]
 pub struct BearerAuth {
-    token: String,
+    verifier: Arc<dyn Verifier>,
+    /// Full method paths (`/pkg.Service/Method`) and service prefixes (`/pkg.Service/`) let
+    /// through without a token.
+    skipped: Arc<[String]>,
 }
 
 impl BearerAuth {
     /// Accepts calls that carry exactly this token.
     pub fn new(token: impl Into<String>) -> Self {
+        Self::with_verifier(SharedToken(token.into().into_bytes()))
+    }
+
+    /// Accepts calls whose token `validator` accepts, and hands the identity it returns to the
+    /// handler through the request extensions. The error it returns is the call's answer (say
+    /// `UNAUTHENTICATED`, or `PERMISSION_DENIED`).
+    pub fn with_validator<F, Fut, I>(validator: F) -> Self
+    where
+        F: Fn(String) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<I, Status>> + Send + 'static,
+        I: Clone + Send + Sync + 'static,
+    {
+        Self::with_verifier(Validator {
+            validate: validator,
+            identity: PhantomData,
+        })
+    }
+
+    fn with_verifier(verifier: impl Verifier) -> Self {
         Self {
-            token: token.into(),
+            verifier: Arc::new(verifier),
+            skipped: Arc::new([]),
         }
     }
 
-    /// The check itself, on any metadata: `Ok` when it carries `authorization: Bearer <token>`
-    /// with this token, else `UNAUTHENTICATED` saying what was wrong. For use outside a chain,
-    /// e.g. in a plain tonic interceptor:
+    /// Lets calls of `method` through without a token.
+    #[must_use]
+    pub fn skip_method(self, method: &MethodInfo) -> Self {
+        self.skipping(method.path().to_owned())
+    }
+
+    /// Lets calls of every method of the service `service` (its full name, such as
+    /// `grpc.health.v1.Health`) through without a token.
+    #[must_use]
+    pub fn skip_service(self, service: &str) -> Self {
+        self.skipping(format!("/{service}/"))
+    }
+
+    fn skipping(mut self, path: String) -> Self {
+        let mut skipped = self.skipped.to_vec();
+        skipped.push(path);
+        self.skipped = skipped.into();
+        self
+    }
+
+    fn skips(&self, path: &str) -> bool {
+        self.skipped
+            .iter()
+            .any(|skipped| match skipped.ends_with('/') {
+                true => path.starts_with(skipped.as_str()),
+                false => path == skipped,
+            })
+    }
+
+    /// The shared-token check on any metadata: `Ok` when it carries `authorization: Bearer
+    /// <token>` with this token, else `UNAUTHENTICATED` saying what was wrong. For use outside a
+    /// chain, e.g. in a plain tonic interceptor. A validator's check is async: it runs only in
+    /// a chain, and this answers `UNAUTHENTICATED` for it.
     ///
     /// ```
     /// use greeter_runtime::interceptors::BearerAuth;
@@ -45,32 +126,100 @@ impl BearerAuth {
     /// assert!(interceptor(request).is_ok());
     /// assert!(interceptor(tonic::Request::new(())).is_err());
     /// ```
-    pub fn verify(&self, metadata: &tonic::metadata::MetadataMap) -> Result<(), Status> {
-        let value = metadata
-            .get("authorization")
-            .ok_or_else(|| Status::unauthenticated("missing authorization metadata"))?;
-        let presented = value
-            .to_str()
-            .ok()
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .ok_or_else(|| Status::unauthenticated("authorization must be `Bearer <token>`"))?;
-        if constant_time_eq(presented.as_bytes(), self.token.as_bytes()) {
-            Ok(())
-        } else {
-            Err(Status::unauthenticated("invalid token"))
+    pub fn verify(&self, metadata: &MetadataMap) -> Result<(), Status> {
+        let presented = bearer_token(metadata)?;
+        match self.verifier.shared_token() {
+            Some(token) if constant_time_eq(presented.as_bytes(), token) => Ok(()),
+            Some(_) => Err(Status::unauthenticated("invalid token")),
+            None => Err(Status::unauthenticated(
+                "this authenticator validates tokens asynchronously: run it in a chain",
+            )),
         }
+    }
+}
+
+/// The token of `authorization: Bearer <token>` metadata.
+fn bearer_token(metadata: &MetadataMap) -> Result<&str, Status> {
+    let value = metadata
+        .get("authorization")
+        .ok_or_else(|| Status::unauthenticated("missing authorization metadata"))?;
+    value
+        .to_str()
+        .ok()
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .ok_or_else(|| Status::unauthenticated("authorization must be `Bearer <token>`"))
+}
+
+/// How a [`BearerAuth`] judges a presented token.
+trait Verifier: Send + Sync + 'static {
+    /// Checks `token`; on success may leave an identity in `head`'s extensions.
+    fn check<'a>(&'a self, token: String, head: &'a mut Head<'_>) -> InterceptFuture<'a>;
+
+    /// The one accepted token, when there is one.
+    fn shared_token(&self) -> Option<&[u8]> {
+        None
+    }
+}
+
+/// One token every caller shares.
+struct SharedToken(Vec<u8>);
+
+impl Verifier for SharedToken {
+    fn check<'a>(&'a self, token: String, _: &'a mut Head<'_>) -> InterceptFuture<'a> {
+        let verdict = match constant_time_eq(token.as_bytes(), &self.0) {
+            true => Ok(()),
+            false => Err(Status::unauthenticated("invalid token")),
+        };
+        Box::pin(std::future::ready(verdict))
+    }
+
+    fn shared_token(&self) -> Option<&[u8]> {
+        Some(&self.0)
+    }
+}
+
+/// A user's async validator returning an identity.
+struct Validator<F, I> {
+    validate: F,
+    identity: PhantomData<fn() -> I>,
+}
+
+impl<F, Fut, I> Verifier for Validator<F, I>
+where
+    F: Fn(String) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<I, Status>> + Send + 'static,
+    I: Clone + Send + Sync + 'static,
+{
+    fn check<'a>(&'a self, token: String, head: &'a mut Head<'_>) -> InterceptFuture<'a> {
+        let validating = (self.validate)(token);
+        Box::pin(async move {
+            let identity = validating.await?;
+            head.extensions_mut().insert(identity);
+            Ok(())
+        })
     }
 }
 
 impl std::fmt::Debug for BearerAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BearerAuth").finish_non_exhaustive()
+        f.debug_struct("BearerAuth")
+            .field("skipped", &self.skipped)
+            .finish_non_exhaustive()
     }
 }
 
 impl HeadInterceptor for BearerAuth {
     fn head<'a>(&'a self, head: &'a mut Head<'_>) -> InterceptFuture<'a> {
-        Box::pin(std::future::ready(self.verify(head.metadata())))
+        if self.skips(head.path()) {
+            return Box::pin(std::future::ready(Ok(())));
+        }
+        match bearer_token(head.metadata()) {
+            Ok(token) => {
+                let token = token.to_owned();
+                self.verifier.check(token, head)
+            }
+            Err(status) => Box::pin(std::future::ready(Err(status))),
+        }
     }
 }
 
@@ -87,14 +236,76 @@ mod tests {
     use crate::interceptor::Side;
 
     async fn call_with(authorization: Option<&str>) -> Result<(), Status> {
-        let auth = BearerAuth::new("secret");
-        let mut metadata = tonic::metadata::MetadataMap::new();
+        call_on(&BearerAuth::new("secret"), "/t.S/M", authorization)
+            .await
+            .map(drop)
+    }
+
+    /// Runs `auth` on a call of `path`: the extensions it left, or its refusal.
+    async fn call_on(
+        auth: &BearerAuth,
+        path: &str,
+        authorization: Option<&str>,
+    ) -> Result<tonic::Extensions, Status> {
+        let mut metadata = MetadataMap::new();
         if let Some(value) = authorization {
             metadata.insert("authorization", value.parse().unwrap());
         }
         let mut extensions = tonic::Extensions::new();
-        let mut head = Head::new(Side::Server, None, "/t.S/M", &mut metadata, &mut extensions);
-        auth.head(&mut head).await
+        let mut head = Head::new(Side::Server, None, path, &mut metadata, &mut extensions);
+        auth.head(&mut head).await?;
+        Ok(extensions)
+    }
+
+    #[derive(Clone, Debug, PartialEq)]
+    struct User(String);
+
+    #[tokio::test]
+    async fn a_validator_hands_the_identity_on_and_its_error_is_the_answer() {
+        let auth = BearerAuth::with_validator(|token: String| async move {
+            match token.strip_prefix("user-") {
+                Some(name) => Ok(User(name.to_owned())),
+                None => Err(Status::permission_denied("not a user token")),
+            }
+        });
+        let extensions = call_on(&auth, "/t.S/M", Some("Bearer user-ann"))
+            .await
+            .unwrap();
+        assert_eq!(extensions.get::<User>(), Some(&User("ann".to_owned())));
+        let refused = call_on(&auth, "/t.S/M", Some("Bearer robot"))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+        let missing = call_on(&auth, "/t.S/M", None).await.unwrap_err();
+        assert_eq!(missing.code(), tonic::Code::Unauthenticated);
+        assert_eq!(
+            auth.verify(&MetadataMap::new()).unwrap_err().code(),
+            tonic::Code::Unauthenticated
+        );
+    }
+
+    #[tokio::test]
+    async fn skipped_methods_and_services_need_no_token() {
+        const CHECK: MethodInfo = MethodInfo::new(
+            "t.Probe",
+            "Check",
+            "/t.Probe/Check",
+            crate::StreamingKind::Unary,
+            crate::Idempotency::Unknown,
+        );
+        let auth = BearerAuth::new("secret")
+            .skip_method(&CHECK)
+            .skip_service("grpc.health.v1.Health");
+        assert!(call_on(&auth, "/t.Probe/Check", None).await.is_ok());
+        assert!(
+            call_on(&auth, "/grpc.health.v1.Health/Watch", None)
+                .await
+                .is_ok()
+        );
+        for path in ["/t.Probe/Other", "/grpc.health.v1.HealthX/Check", "/t.S/M"] {
+            let refused = call_on(&auth, path, None).await.unwrap_err();
+            assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{path}");
+        }
     }
 
     #[tokio::test]

@@ -21,4 +21,4 @@ pub use recovery::Recovery;
 // validate exports
 // retry exports
 // timing exports
-// deadline exports
+pub use deadline::{DefaultDeadline, MaxDeadline};

@@ -204,14 +204,16 @@ pub mod greeter_client {
         inner: rt::ClientCore<T>,
     }
     impl GreeterClient<rt::tonic::transport::Channel> {
-        /// Connects to `dst` (such as `"http://127.0.0.1:50051"`).
+        /// Connects to `dst` (such as `"http://127.0.0.1:50051"`); interceptors learn
+        /// from its scheme whether the channel is TLS.
         pub async fn connect<D>(dst: D) -> rt::Result<Self, rt::tonic::transport::Error>
         where
             D: rt::TryInto<rt::tonic::transport::Endpoint>,
             D::Error: rt::Into<rt::StdError>,
         {
-            let channel = rt::tonic::transport::Endpoint::new(dst)?.connect().await?;
-            Ok(Self::new(channel))
+            let endpoint = rt::tonic::transport::Endpoint::new(dst)?;
+            let origin = endpoint.uri().clone();
+            Ok(Self::with_origin(endpoint.connect().await?, origin))
         }
     }
     impl<T> GreeterClient<T>
@@ -228,7 +230,8 @@ pub mod greeter_client {
                 inner: rt::ClientCore::new(inner),
             }
         }
-        /// Sends calls over `inner` to `origin`, for transports that need the authority.
+        /// Sends calls over `inner` to `origin`, for transports that need the authority; its
+        /// scheme (`https` or `http`) tells interceptors whether the channel is TLS.
         pub fn with_origin(inner: T, origin: rt::http::Uri) -> Self {
             Self {
                 inner: rt::ClientCore::with_origin(inner, origin),

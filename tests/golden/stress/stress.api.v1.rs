@@ -355,14 +355,16 @@ pub mod everything_client {
         inner: rt::ClientCore<T>,
     }
     impl EverythingClient<rt::tonic::transport::Channel> {
-        /// Connects to `dst` (such as `"http://127.0.0.1:50051"`).
+        /// Connects to `dst` (such as `"http://127.0.0.1:50051"`); interceptors learn
+        /// from its scheme whether the channel is TLS.
         pub async fn connect<D>(dst: D) -> rt::Result<Self, rt::tonic::transport::Error>
         where
             D: rt::TryInto<rt::tonic::transport::Endpoint>,
             D::Error: rt::Into<rt::StdError>,
         {
-            let channel = rt::tonic::transport::Endpoint::new(dst)?.connect().await?;
-            Ok(Self::new(channel))
+            let endpoint = rt::tonic::transport::Endpoint::new(dst)?;
+            let origin = endpoint.uri().clone();
+            Ok(Self::with_origin(endpoint.connect().await?, origin))
         }
     }
     impl<T> EverythingClient<T>
@@ -379,7 +381,8 @@ pub mod everything_client {
                 inner: rt::ClientCore::new(inner),
             }
         }
-        /// Sends calls over `inner` to `origin`, for transports that need the authority.
+        /// Sends calls over `inner` to `origin`, for transports that need the authority; its
+        /// scheme (`https` or `http`) tells interceptors whether the channel is TLS.
         pub fn with_origin(inner: T, origin: rt::http::Uri) -> Self {
             Self {
                 inner: rt::ClientCore::with_origin(inner, origin),
@@ -910,14 +913,16 @@ pub mod contracted_client {
         inner: rt::ClientCore<T>,
     }
     impl ContractedClient<rt::tonic::transport::Channel> {
-        /// Connects to `dst` (such as `"http://127.0.0.1:50051"`).
+        /// Connects to `dst` (such as `"http://127.0.0.1:50051"`); interceptors learn
+        /// from its scheme whether the channel is TLS.
         pub async fn connect<D>(dst: D) -> rt::Result<Self, rt::tonic::transport::Error>
         where
             D: rt::TryInto<rt::tonic::transport::Endpoint>,
             D::Error: rt::Into<rt::StdError>,
         {
-            let channel = rt::tonic::transport::Endpoint::new(dst)?.connect().await?;
-            Ok(Self::new(channel))
+            let endpoint = rt::tonic::transport::Endpoint::new(dst)?;
+            let origin = endpoint.uri().clone();
+            Ok(Self::with_origin(endpoint.connect().await?, origin))
         }
     }
     impl<T> ContractedClient<T>
@@ -934,7 +939,8 @@ pub mod contracted_client {
                 inner: rt::ClientCore::new(inner),
             }
         }
-        /// Sends calls over `inner` to `origin`, for transports that need the authority.
+        /// Sends calls over `inner` to `origin`, for transports that need the authority; its
+        /// scheme (`https` or `http`) tells interceptors whether the channel is TLS.
         pub fn with_origin(inner: T, origin: rt::http::Uri) -> Self {
             Self {
                 inner: rt::ClientCore::with_origin(inner, origin),
@@ -1620,14 +1626,16 @@ pub mod typed_client {
         inner: rt::ClientCore<T>,
     }
     impl TypedClient<rt::tonic::transport::Channel> {
-        /// Connects to `dst` (such as `"http://127.0.0.1:50051"`).
+        /// Connects to `dst` (such as `"http://127.0.0.1:50051"`); interceptors learn
+        /// from its scheme whether the channel is TLS.
         pub async fn connect<D>(dst: D) -> rt::Result<Self, rt::tonic::transport::Error>
         where
             D: rt::TryInto<rt::tonic::transport::Endpoint>,
             D::Error: rt::Into<rt::StdError>,
         {
-            let channel = rt::tonic::transport::Endpoint::new(dst)?.connect().await?;
-            Ok(Self::new(channel))
+            let endpoint = rt::tonic::transport::Endpoint::new(dst)?;
+            let origin = endpoint.uri().clone();
+            Ok(Self::with_origin(endpoint.connect().await?, origin))
         }
     }
     impl<T> TypedClient<T>
@@ -1644,7 +1652,8 @@ pub mod typed_client {
                 inner: rt::ClientCore::new(inner),
             }
         }
-        /// Sends calls over `inner` to `origin`, for transports that need the authority.
+        /// Sends calls over `inner` to `origin`, for transports that need the authority; its
+        /// scheme (`https` or `http`) tells interceptors whether the channel is TLS.
         pub fn with_origin(inner: T, origin: rt::http::Uri) -> Self {
             Self {
                 inner: rt::ClientCore::with_origin(inner, origin),
@@ -2559,14 +2568,16 @@ pub mod nothing_client {
         inner: rt::ClientCore<T>,
     }
     impl NothingClient<rt::tonic::transport::Channel> {
-        /// Connects to `dst` (such as `"http://127.0.0.1:50051"`).
+        /// Connects to `dst` (such as `"http://127.0.0.1:50051"`); interceptors learn
+        /// from its scheme whether the channel is TLS.
         pub async fn connect<D>(dst: D) -> rt::Result<Self, rt::tonic::transport::Error>
         where
             D: rt::TryInto<rt::tonic::transport::Endpoint>,
             D::Error: rt::Into<rt::StdError>,
         {
-            let channel = rt::tonic::transport::Endpoint::new(dst)?.connect().await?;
-            Ok(Self::new(channel))
+            let endpoint = rt::tonic::transport::Endpoint::new(dst)?;
+            let origin = endpoint.uri().clone();
+            Ok(Self::with_origin(endpoint.connect().await?, origin))
         }
     }
     impl<T> NothingClient<T>
@@ -2583,7 +2594,8 @@ pub mod nothing_client {
                 inner: rt::ClientCore::new(inner),
             }
         }
-        /// Sends calls over `inner` to `origin`, for transports that need the authority.
+        /// Sends calls over `inner` to `origin`, for transports that need the authority; its
+        /// scheme (`https` or `http`) tells interceptors whether the channel is TLS.
         pub fn with_origin(inner: T, origin: rt::http::Uri) -> Self {
             Self {
                 inner: rt::ClientCore::with_origin(inner, origin),
@@ -2716,14 +2728,16 @@ pub mod legacy_client {
         inner: rt::ClientCore<T>,
     }
     impl LegacyClient<rt::tonic::transport::Channel> {
-        /// Connects to `dst` (such as `"http://127.0.0.1:50051"`).
+        /// Connects to `dst` (such as `"http://127.0.0.1:50051"`); interceptors learn
+        /// from its scheme whether the channel is TLS.
         pub async fn connect<D>(dst: D) -> rt::Result<Self, rt::tonic::transport::Error>
         where
             D: rt::TryInto<rt::tonic::transport::Endpoint>,
             D::Error: rt::Into<rt::StdError>,
         {
-            let channel = rt::tonic::transport::Endpoint::new(dst)?.connect().await?;
-            Ok(Self::new(channel))
+            let endpoint = rt::tonic::transport::Endpoint::new(dst)?;
+            let origin = endpoint.uri().clone();
+            Ok(Self::with_origin(endpoint.connect().await?, origin))
         }
     }
     impl<T> LegacyClient<T>
@@ -2740,7 +2754,8 @@ pub mod legacy_client {
                 inner: rt::ClientCore::new(inner),
             }
         }
-        /// Sends calls over `inner` to `origin`, for transports that need the authority.
+        /// Sends calls over `inner` to `origin`, for transports that need the authority; its
+        /// scheme (`https` or `http`) tells interceptors whether the channel is TLS.
         pub fn with_origin(inner: T, origin: rt::http::Uri) -> Self {
             Self {
                 inner: rt::ClientCore::with_origin(inner, origin),
