@@ -31,6 +31,10 @@ struct Args {
     /// PEM private key of --tls-cert.
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Make SayHello panic when greeting NAME, to watch the server recover (INTERNAL to that
+    /// caller, the panic logged, every other call served).
+    #[arg(long, value_name = "NAME", hide = true)]
+    panic_on: Option<String>,
 }
 
 #[tokio::main]
@@ -42,7 +46,16 @@ async fn main() -> ExitCode {
         quota: args.quota,
         location: args.location,
         tls: args.tls_cert.zip(args.tls_key),
+        panic_on: args.panic_on,
     };
+    // Call logs (one line per call) and recovered panics go to stderr; RUST_LOG overrides.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     match run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -46,6 +46,8 @@ pub struct ServerConfig {
     pub location: String,
     /// PEM files `(certificate chain, private key)` to serve TLS with; `None` serves plaintext.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// A name `SayHello` panics on, to show panic recovery (`--panic-on`, hidden).
+    pub panic_on: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -56,6 +58,7 @@ impl Default for ServerConfig {
             quota: DEFAULT_QUOTA,
             location: DEFAULT_LOCATION.to_owned(),
             tls: None,
+            panic_on: None,
         }
     }
 }
@@ -101,7 +104,8 @@ pub async fn serve_with_listener(
 ///
 /// Fails on unreadable or invalid TLS files.
 pub async fn router(config: &ServerConfig) -> Result<Router, BoxError> {
-    let greeter = GreeterService::new(config.location.clone(), config.quota);
+    let greeter = GreeterService::new(config.location.clone(), config.quota)
+        .panic_on(config.panic_on.clone());
     let greeter =
         GreeterServer::new(greeter).with_head_interceptor(BearerAuth::new(config.token.clone()));
 

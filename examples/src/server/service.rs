@@ -36,6 +36,7 @@ pub type ResponseStream =
 pub struct GreeterService {
     location: String,
     quota: Quota,
+    panic_on: Option<String>,
 }
 
 impl GreeterService {
@@ -44,7 +45,16 @@ impl GreeterService {
         Self {
             location: location.into(),
             quota: Quota::new(quota),
+            panic_on: None,
         }
+    }
+
+    /// Makes `SayHello` panic when greeting `name`: a way to watch the server recover from a
+    /// bug in a handler (the `greeter-server --panic-on NAME` flag).
+    #[must_use]
+    pub fn panic_on(mut self, name: Option<String>) -> Self {
+        self.panic_on = name;
+        self
     }
 
     fn with_location<T>(&self, message: T) -> Response<T> {
@@ -91,6 +101,9 @@ impl Greeter for GreeterService {
             client_os = metadata.client_os,
             "SayHello"
         );
+        if self.panic_on.as_deref() == Some(name.as_str()) {
+            panic!("SayHello was told to panic on {name:?} (--panic-on)");
+        }
         if !self.quota.try_acquire(&name) {
             return Err(self.quota_exceeded(&name));
         }
