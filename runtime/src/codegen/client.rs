@@ -432,7 +432,14 @@ where
 
     fn invoke(&mut self) -> InterceptFuture<'_> {
         Box::pin(async move {
-            let request = self.payloads.take_request()?;
+            let mut request = self.payloads.take_request()?;
+            if let Some(at) = self.deadline {
+                // Each attempt tells the server the time left now, not when the call began.
+                let left = encode_grpc_timeout(at.saturating_duration_since(Instant::now()));
+                if let Ok(left) = left.parse() {
+                    request.metadata_mut().insert("grpc-timeout", left);
+                }
+            }
             let (grpc, send) = (&mut *self.grpc, self.send);
             let (path, codec) = (self.path.clone(), self.codec.clone());
             let response = within(self.deadline, async move {

@@ -22,7 +22,7 @@ use tonic::transport::server::TcpConnectInfo;
 use super::intercept::{Guard, InterceptCodec, finish_response, single, stream};
 use crate::interceptor::{
     Access, Call, CallContext, Deadline, Exchange, Head, HeadDone, HeadInterceptor, Hooks,
-    InterceptFuture, Next, PayloadAccess, Payloads, Side, run_head, timeout_of,
+    InterceptFuture, Next, PayloadAccess, Payloads, Side, connect_info, run_head, timeout_of,
 };
 use crate::interceptors::Recovering;
 use crate::method::RequestCheck;
@@ -258,10 +258,7 @@ const DEADLINE_MARGIN: Duration = Duration::from_millis(1);
 
 /// The client's address, from the connection info the transport put in the extensions.
 fn peer_of<B>(request: &http::Request<B>) -> Option<std::net::SocketAddr> {
-    request
-        .extensions()
-        .get::<TcpConnectInfo>()
-        .and_then(TcpConnectInfo::remote_addr)
+    connect_info(request.extensions()).and_then(TcpConnectInfo::remote_addr)
 }
 
 impl ServerCore {

@@ -205,7 +205,8 @@ pub(crate) fn encode_grpc_timeout(timeout: Duration) -> String {
     format!("{MAX}H")
 }
 
-fn connect_info(extensions: &tonic::Extensions) -> Option<&TcpConnectInfo> {
+/// The TCP connection info the transport put in a request's extensions (under TLS too).
+pub(crate) fn connect_info(extensions: &tonic::Extensions) -> Option<&TcpConnectInfo> {
     if let Some(info) = extensions.get::<TcpConnectInfo>() {
         return Some(info);
     }

@@ -39,7 +39,7 @@ pub use call::{Call, CallContext, CallInterceptor, Next};
 pub use chain::Interceptors;
 pub(crate) use chain::{Hooks, run_head};
 pub use head::{Deadline, Head, HeadInterceptor, Side};
-pub(crate) use head::{encode_grpc_timeout, timeout_of};
+pub(crate) use head::{connect_info, encode_grpc_timeout, timeout_of};
 pub(crate) use layer::HeadDone;
 pub use layer::{HeadLayer, HeadService};
 pub use message::AnyMessage;
