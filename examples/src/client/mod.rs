@@ -12,9 +12,10 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use greeter_runtime::interceptors::{BearerToken, InvalidMetadata};
+use greeter_runtime::interceptors::{BearerToken, InvalidMetadata, Retry, Timing};
 use greeter_runtime::metadata::ResponseExt;
 use tokio_stream::{Stream, StreamExt};
+use tonic::codegen::http::Uri;
 use tonic::metadata::MetadataMap;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tonic::{Request, Status, Streaming};
@@ -66,8 +67,8 @@ impl Default for ClientConfig {
     }
 }
 
-/// Connects to `config.addr` (with TLS when configured) and returns a client that sends the
-/// bearer token and `client-os` metadata on every call.
+/// Connects to `config.addr` (with TLS when configured) and returns a client with the example's
+/// client chain ([`with_credentials`]).
 pub async fn connect(config: &ClientConfig) -> Result<GreeterClient, BoxError> {
     let mut endpoint = Endpoint::from_shared(config.addr.clone())
         .map_err(|error| format!("invalid address {:?}: {error}", config.addr))?
@@ -84,6 +85,7 @@ pub async fn connect(config: &ClientConfig) -> Result<GreeterClient, BoxError> {
         }
         endpoint = endpoint.tls_config(tls)?;
     }
+    let origin = endpoint.uri().clone();
     let channel = endpoint.connect().await.map_err(|error| {
         format!(
             "cannot connect to {}: {}",
@@ -91,16 +93,47 @@ pub async fn connect(config: &ClientConfig) -> Result<GreeterClient, BoxError> {
             crate::error_chain(&error)
         )
     })?;
-    Ok(with_credentials(channel, &config.token)?)
+    Ok(with_credentials(channel, origin, &config.token)?)
 }
 
-/// Builds a client over `channel` with two client interceptors: [`BearerToken`], and one that
-/// sends `client-os: <this OS>` as the Greeter's contract declares it. Fails when `token` cannot
-/// be sent as metadata.
-pub fn with_credentials(channel: Channel, token: &str) -> Result<GreeterClient, InvalidMetadata> {
-    Ok(GreeterClient::new(channel)
-        .with_head_interceptor(BearerToken::new(token)?)
-        .with_head_interceptor(client_os))
+/// Builds a client over `channel` to `origin` with the example's client chain, outermost first:
+///
+/// 1. [`BearerToken`]: the token on every call, over TLS only; plaintext is allowed explicitly
+///    for a loopback `origin` (the local demo), and refused (UNAUTHENTICATED, before anything is
+///    sent) for any other host;
+/// 2. `client-os: <this OS>`, as the Greeter's contract declares it;
+/// 3. [`Timing`]: each call's duration, logged at DEBUG (`RUST_LOG=greeter_runtime=debug`);
+/// 4. [`Retry`]: calls of methods the proto marks side-effect free (`LotsOfReplies`) are sent
+///    again on UNAVAILABLE, up to three attempts with jittered backoff.
+///
+/// Fails when `token` cannot be sent as metadata.
+pub fn with_credentials(
+    channel: Channel,
+    origin: Uri,
+    token: &str,
+) -> Result<GreeterClient, InvalidMetadata> {
+    let mut credentials = BearerToken::new(token)?;
+    if is_loopback(&origin) {
+        credentials = credentials.allow_plaintext();
+    }
+    Ok(GreeterClient::with_origin(channel, origin)
+        .with_head_interceptor(credentials)
+        .with_head_interceptor(client_os)
+        .with_call_interceptor(Timing::new())
+        .with_call_interceptor(Retry::new()))
+}
+
+/// Whether `uri` names this machine (`localhost`, `127.0.0.0/8`, `::1`).
+fn is_loopback(uri: &Uri) -> bool {
+    match uri.host() {
+        Some("localhost") => true,
+        Some(host) => host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()),
+        None => false,
+    }
 }
 
 /// Sets the `client-os` request metadata every Greeter method declares.

@@ -14,11 +14,12 @@ mod timing;
 mod validate;
 
 pub use auth::BearerAuth;
-pub use credentials::{BearerToken, InvalidMetadata, StaticMetadata};
+pub use credentials::{BearerToken, DynamicMetadata, InvalidMetadata, StaticMetadata};
+pub use deadline::{DefaultDeadline, MaxDeadline};
+pub use logging::Logging;
 pub(crate) use recovery::Recovering;
 pub use recovery::Recovery;
-// logging exports
+pub use retry::{Attempts, Retry};
+pub use timing::Timing;
+
 // validate exports
-// retry exports
-// timing exports
-pub use deadline::{DefaultDeadline, MaxDeadline};

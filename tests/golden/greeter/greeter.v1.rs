@@ -39,7 +39,7 @@ pub mod greeter_methods {
             "LotsOfReplies",
             "/greeter.v1.Greeter/LotsOfReplies",
             rt::StreamingKind::ServerStreaming,
-            rt::Idempotency::Unknown,
+            rt::Idempotency::NoSideEffects,
         )
         .with_message_types("greeter.v1.HelloRequest", "greeter.v1.HelloResponse")
         .with_request_check(
