@@ -549,3 +549,22 @@ async fn serve_everything(door: impl HeadInterceptor) -> SocketAddr {
     let server = EverythingServer::new(Minimal).with_head_interceptor(door);
     net::serve(Server::builder().add_service(server)).await
 }
+
+#[tokio::test]
+async fn a_call_the_client_head_chain_refuses_still_ends_in_the_call_interceptors() {
+    let (door, arrivals) = open_door();
+    let addr = serve_greeter(Interceptors::new().with_head(door)).await;
+    let (timing, reports) = reported_timing();
+    let chain = Interceptors::new()
+        .with_head(BearerToken::new("s3cret").unwrap())
+        .with_call(timing);
+    let mut greeter = client(addr, chain).await;
+    for mode in MODES {
+        let (_, end) = call(&mut greeter, mode, "ann").await;
+        assert_eq!(end.unwrap_err().code(), Code::Unauthenticated, "{mode}");
+        let reports = std::mem::take(&mut *reports.lock().unwrap());
+        assert_eq!(reports.len(), 1, "{mode}: {reports:?}");
+        assert_eq!(reports[0].1, Code::Unauthenticated, "{mode}");
+    }
+    assert_eq!(arrivals.lock().unwrap().len(), 0, "nothing was sent");
+}

@@ -243,10 +243,24 @@ impl<T: Transport> ClientCore<T> {
         Req: ServedMessage,
         Resp: ServedMessage,
     {
-        let chain = self.interceptors.call_chain().cloned();
-        let (mut request, path) = self.prepare(method, request).await?;
+        // The call's context exists from the start: a call the head chain refuses still ends
+        // in every call interceptor's end hook.
+        let hooks = self
+            .interceptors
+            .call_chain()
+            .cloned()
+            .map(|chain| Hooks::new(chain, Arc::new(CallContext::new(Side::Client, method))));
+        let prepared = self.prepare(method, request).await;
+        let (mut request, path) = match (prepared, &hooks) {
+            (Ok(prepared), _) => prepared,
+            (Err(status), Some(hooks)) => {
+                hooks.on_end(&status);
+                return Err(status);
+            }
+            (Err(status), None) => return Err(status),
+        };
         let deadline = request.extensions().get::<Deadline>().map(|d| d.0);
-        let Some(chain) = chain else {
+        let Some(hooks) = hooks else {
             let grpc = &mut self.grpc;
             return within(deadline, async move {
                 ready(grpc).await?;
@@ -254,7 +268,6 @@ impl<T: Transport> ClientCore<T> {
             })
             .await;
         };
-        let hooks = Hooks::new(chain, Arc::new(CallContext::new(Side::Client, method)));
         request.extensions_mut().insert(hooks.clone());
         let mut payloads = Payloads::new(method, request, request_access, response_access);
         if let Some(replay) = replay {
