@@ -21,6 +21,9 @@ use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
+/// The name the demo's server panics on (`greeter-server --panic-on`).
+const PANIC_NAME: &str = "Bobby Panic";
+
 /// Counts the checks that failed.
 #[derive(Default)]
 struct Checks {
@@ -84,6 +87,13 @@ fn strings(items: &[&str]) -> Vec<String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // The server's call logs and recovered panics, on stderr, when asked: RUST_LOG=info.
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     match run().await {
         Ok(failed) if failed.is_empty() => {
             println!("\ngreeter-demo: every check passed");
@@ -110,6 +120,8 @@ async fn run() -> Result<Vec<String>, server::BoxError> {
     let config = ServerConfig {
         addr,
         quota: 1,
+        // SayHello panics on this name: the demo shows the server recover from it.
+        panic_on: Some(PANIC_NAME.to_owned()),
         ..ServerConfig::default()
     };
     let (stop, stopped) = oneshot::channel::<()>();
@@ -266,6 +278,25 @@ async fn failures(
     checks.expect_err("wrong token", outcome, Code::Unauthenticated);
     let outcome = client::lots_of_replies(&mut intruder, "intruder").await;
     checks.expect_err("wrong token, streaming", outcome, Code::Unauthenticated);
+
+    println!(
+        "\n== say-hello --name {PANIC_NAME} (the server was started with --panic-on {PANIC_NAME})"
+    );
+    let outcome = client::say_hello(client, PANIC_NAME).await;
+    if let Some(status) = checks.expect_err("panicking handler", outcome, Code::Internal) {
+        checks.expect_eq(
+            "panicking handler: the panic's text stays on the server",
+            status.message(),
+            "internal error",
+        );
+    }
+    let outcome = client::say_hello(client, "after-the-panic").await;
+    let served = checks.expect_ok("the next call on the same connection", outcome);
+    checks.expect_eq(
+        "the next call on the same connection: reply",
+        served.map(|reply| reply.message),
+        Some(text::hello("after-the-panic")),
+    );
 
     println!("\n== say-hello with metadata request-id: abc");
     let mut request = Request::new(HelloRequest {

@@ -1,5 +1,6 @@
-//! The Greeter server: [`GreeterService`] behind bearer-token auth, next to gRPC health and
-//! reflection, over plain TCP or TLS.
+//! The Greeter server: [`GreeterService`] behind the standard server chain ([`interceptors`]:
+//! recovery, logging, bearer-token auth), next to gRPC health and reflection, over plain TCP or
+//! TLS.
 
 mod quota;
 mod service;
@@ -10,7 +11,8 @@ use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use greeter_runtime::interceptors::BearerAuth;
+use greeter_runtime::Interceptors;
+use greeter_runtime::interceptors::{BearerAuth, Logging, Recovery};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::server::Router;
@@ -106,8 +108,7 @@ pub async fn serve_with_listener(
 pub async fn router(config: &ServerConfig) -> Result<Router, BoxError> {
     let greeter = GreeterService::new(config.location.clone(), config.quota)
         .panic_on(config.panic_on.clone());
-    let greeter =
-        GreeterServer::new(greeter).with_head_interceptor(BearerAuth::new(config.token.clone()));
+    let greeter = GreeterServer::new(greeter).with_interceptors(interceptors(config));
 
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter
@@ -132,6 +133,16 @@ pub async fn router(config: &ServerConfig) -> Result<Router, BoxError> {
         .add_service(health)
         .add_service(reflection)
         .add_service(greeter))
+}
+
+/// The Greeter's server chain, outermost first: panics recovered (INTERNAL to the caller, the
+/// panic logged), one log line per call (request metadata redacted but for `client-os` and
+/// `request-id`), then the bearer token checked on the request head, before the body is read.
+pub fn interceptors(config: &ServerConfig) -> Interceptors {
+    Interceptors::new()
+        .with_recovery(Recovery::new())
+        .with_call(Logging::new().allow_metadata(["client-os", "request-id"]))
+        .with_head(BearerAuth::new(config.token.clone()))
 }
 
 /// Reads the PEM files once, at startup (so blocking reads are fine).
