@@ -12,7 +12,7 @@ pub enum Variant {
     /// (b) Our generated server, no interceptors.
     #[value(name = "greeter", alias = "b")]
     Greeter,
-    /// (c) Our generated server with a chain of three interceptors.
+    /// (c) Our generated server with the standard chain: recovery, logging, auth, validation.
     #[value(name = "greeter-chain", alias = "c")]
     GreeterChain,
     /// (d) (a) inside tonic's `InterceptedService` with one bearer-token interceptor.
@@ -47,7 +47,7 @@ impl Variant {
         match self {
             Variant::Tonic => "plain tonic",
             Variant::Greeter => "greeter, no interceptors",
-            Variant::GreeterChain => "greeter, 3 interceptors",
+            Variant::GreeterChain => "greeter, standard chain",
             Variant::TonicIntercepted => "tonic InterceptedService",
             Variant::Floor => "hyper h2 floor",
         }

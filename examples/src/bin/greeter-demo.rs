@@ -10,6 +10,7 @@ use greeter_examples::pb::HelloRequest;
 use greeter_examples::pb::greeter_contract::{self, bidi_hello, say_hello};
 use greeter_examples::pb::greeter_methods::SERVICE_NAME;
 use greeter_examples::server::{self, ServerConfig, text};
+use greeter_runtime::status::{BadRequest, Details};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tonic::transport::Endpoint;
@@ -278,6 +279,22 @@ async fn failures(
     checks.expect_err("wrong token", outcome, Code::Unauthenticated);
     let outcome = client::lots_of_replies(&mut intruder, "intruder").await;
     checks.expect_err("wrong token, streaming", outcome, Code::Unauthenticated);
+
+    println!("\n== say-hello --name '' (names are required, at most 100 characters)");
+    let outcome = client::say_hello(client, "").await;
+    if let Some(status) = checks.expect_err("empty name", outcome, Code::InvalidArgument) {
+        let fields: Vec<_> = Details::of(&status)
+            .ok()
+            .and_then(|details| details.get::<BadRequest>())
+            .and_then(Result::ok)
+            .map(|bad| bad.field_violations.into_iter().map(|v| v.field).collect())
+            .unwrap_or_default();
+        checks.expect_eq(
+            "empty name: BadRequest field violations",
+            fields,
+            strings(&["name"]),
+        );
+    }
 
     println!(
         "\n== say-hello --name {PANIC_NAME} (the server was started with --panic-on {PANIC_NAME})"

@@ -1,6 +1,6 @@
 //! The Greeter server: [`GreeterService`] behind the standard server chain ([`interceptors`]:
-//! recovery, logging, bearer-token auth), next to gRPC health and reflection, over plain TCP or
-//! TLS.
+//! recovery, logging, bearer-token auth, validation), next to gRPC health and reflection, over
+//! plain TCP or TLS.
 
 mod quota;
 mod service;
@@ -12,7 +12,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use greeter_runtime::Interceptors;
-use greeter_runtime::interceptors::{BearerAuth, Logging, Recovery};
+use greeter_runtime::interceptors::{
+    BearerAuth, Logging, Recovery, Validate, Validation, Violations,
+};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::server::Router;
@@ -137,12 +139,31 @@ pub async fn router(config: &ServerConfig) -> Result<Router, BoxError> {
 
 /// The Greeter's server chain, outermost first: panics recovered (INTERNAL to the caller, the
 /// panic logged), one log line per call (request metadata redacted but for `client-os` and
-/// `request-id`), then the bearer token checked on the request head, before the body is read.
+/// `request-id`), the bearer token checked on the request head (before the body is read), then
+/// every `HelloRequest` validated before a handler sees it (INVALID_ARGUMENT with a
+/// `google.rpc.BadRequest` listing each bad field).
 pub fn interceptors(config: &ServerConfig) -> Interceptors {
     Interceptors::new()
         .with_recovery(Recovery::new())
         .with_call(Logging::new().allow_metadata(["client-os", "request-id"]))
         .with_head(BearerAuth::new(config.token.clone()))
+        .with_call(Validation::new().message::<pb::HelloRequest>())
+}
+
+/// The longest name the Greeter greets, in characters.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// A name is required and at most [`MAX_NAME_CHARS`] characters (not bytes: `张三` is two).
+impl Validate for pb::HelloRequest {
+    fn validate(&self, violations: &mut Violations) {
+        violations.ensure(!self.name.is_empty(), "name", "must not be empty");
+        let chars = self.name.chars().count();
+        violations.ensure(
+            chars <= MAX_NAME_CHARS,
+            "name",
+            format!("must be at most {MAX_NAME_CHARS} characters, not {chars}"),
+        );
+    }
 }
 
 /// Reads the PEM files once, at startup (so blocking reads are fine).

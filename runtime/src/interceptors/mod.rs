@@ -22,4 +22,4 @@ pub use recovery::Recovery;
 pub use retry::{Attempts, Retry};
 pub use timing::Timing;
 
-// validate exports
+pub use validate::{Validate, Validation, Violation, Violations, validate};
