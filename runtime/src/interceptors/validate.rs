@@ -346,6 +346,30 @@ impl Validation {
         self
     }
 
+    /// Returns the validation checking requests of type `T` against their `buf.validate`
+    /// (protovalidate) rules, with the `prost_protovalidate::Validate` impl that
+    /// `prost-protovalidate-build` generates from the proto (standard rules; a message with CEL
+    /// rules needs that crate's runtime validator). Each violation keeps its field path; one
+    /// with no message reads as its rule id, such as `[string.email_empty]`.
+    ///
+    /// Feature `protovalidate`. Building the `prost-protovalidate` crate needs a protoc
+    /// (`PROTOC`), which nothing else here does.
+    #[cfg(feature = "protovalidate")]
+    #[must_use]
+    pub fn protovalidate<T: prost_protovalidate::Validate + 'static>(self) -> Self {
+        self.message_with(|message: &T, violations| {
+            if let Err(error) = message.validate() {
+                for violation in error.violations() {
+                    let description = match violation.message() {
+                        "" => format!("[{}]", violation.rule_id()),
+                        text => text.to_owned(),
+                    };
+                    violations.add(&violation.field_path(), description);
+                }
+            }
+        })
+    }
+
     /// Checks `message` with every check registered for its type: `Ok` when there are none or
     /// it has no violations, else [`Violations::status`] named after the proto type.
     pub fn check(&self, message: &AnyMessage<'_>) -> Result<(), Status> {
@@ -711,6 +735,84 @@ mod tests {
                 std::any::type_name::<Person>(),
                 std::any::type_name::<Other>()
             )
+        );
+    }
+}
+
+#[cfg(all(test, feature = "protovalidate"))]
+mod protovalidate_tests {
+    use prost_protovalidate::{ValidationError, Violation as RuleViolation};
+
+    use super::*;
+    use crate::status::Details;
+
+    /// A message as `prost-protovalidate-build` would validate it: a name of 1 to 100
+    /// characters, and an e-mail address.
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct Signup {
+        #[prost(string, tag = "1")]
+        name: String,
+        #[prost(string, tag = "2")]
+        email: String,
+    }
+
+    impl prost_protovalidate::Validate for Signup {
+        fn validate(&self) -> Result<(), ValidationError> {
+            let mut violations = Vec::new();
+            if self.name.is_empty() {
+                violations.push(RuleViolation::new(
+                    "name",
+                    "string.min_len",
+                    "value length must be at least 1 characters",
+                ));
+            }
+            if !self.email.contains('@') {
+                violations.push(RuleViolation::new_constraint(
+                    "email",
+                    "string.email",
+                    "string.email",
+                ));
+            }
+            match violations.is_empty() {
+                true => Ok(()),
+                false => Err(ValidationError::new(violations)),
+            }
+        }
+    }
+
+    #[test]
+    fn buf_validate_violations_become_a_bad_request() {
+        let validation = Validation::new().protovalidate::<Signup>();
+        let mut valid = Signup {
+            name: "ann".into(),
+            email: "ann@example.com".into(),
+        };
+        assert!(
+            validation
+                .check(&AnyMessage::new(&mut valid, "t.Signup"))
+                .is_ok()
+        );
+        let mut invalid = Signup::default();
+        let status = validation
+            .check(&AnyMessage::new(&mut invalid, "t.Signup"))
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let bad = Details::of(&status)
+            .unwrap()
+            .get::<BadRequest>()
+            .unwrap()
+            .unwrap();
+        let fields: Vec<_> = bad
+            .field_violations
+            .iter()
+            .map(|v| (v.field.as_str(), v.description.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("name", "value length must be at least 1 characters"),
+                ("email", "[string.email]"),
+            ]
         );
     }
 }
