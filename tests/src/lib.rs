@@ -217,6 +217,11 @@ pub mod scripted {
     use tokio_stream::{Stream, StreamExt};
     use tonic::{Code, Request, Response, Status, Streaming};
 
+    use greeter_runtime::StreamingKind;
+    use tonic::metadata::MetadataMap;
+    use tonic::transport::Channel;
+
+    use crate::greeter::greeter_client::GreeterClient;
     use crate::greeter::greeter_server::Greeter;
     use crate::greeter::{HelloRequest, HelloResponse};
 
@@ -230,6 +235,61 @@ pub mod scripted {
             Some(Caller(caller)) => format!("hello {name} as {caller}"),
             None => format!("hello {name}"),
         }
+    }
+
+    /// One call of the Greeter in `mode` with `metadata` on the request: the single-request
+    /// modes send `names[0]`, the streaming ones every name. The replies that arrived (up to a
+    /// stream's failure), and how the call ended.
+    pub async fn call(
+        client: &mut GreeterClient<Channel>,
+        mode: StreamingKind,
+        names: &[&str],
+        metadata: &MetadataMap,
+    ) -> (Vec<String>, Result<(), Status>) {
+        fn with<T>(message: T, metadata: &MetadataMap) -> Request<T> {
+            let mut request = Request::new(message);
+            *request.metadata_mut() = metadata.clone();
+            request
+        }
+        let request = |message| with(message, metadata);
+        let streamed_request = |stream| with(stream, metadata);
+        let hello = |name: &str| HelloRequest { name: name.into() };
+        let stream = tokio_stream::iter(names.iter().map(|name| hello(name)).collect::<Vec<_>>());
+        let streamed = match mode {
+            StreamingKind::Unary => client.say_hello(request(hello(names[0]))).await,
+            StreamingKind::ClientStreaming => {
+                client.lots_of_greetings(streamed_request(stream)).await
+            }
+            StreamingKind::ServerStreaming => {
+                let response = client.lots_of_replies(request(hello(names[0]))).await;
+                return drain(response).await;
+            }
+            StreamingKind::BidiStreaming => {
+                return drain(client.bidi_hello(streamed_request(stream)).await).await;
+            }
+        };
+        match streamed {
+            Ok(response) => (vec![response.into_inner().reply], Ok(())),
+            Err(status) => (Vec::new(), Err(status)),
+        }
+    }
+
+    /// Reads a response stream to its end or its failure.
+    async fn drain(
+        response: Result<Response<Streaming<HelloResponse>>, Status>,
+    ) -> (Vec<String>, Result<(), Status>) {
+        let mut replies = Vec::new();
+        let mut stream = match response {
+            Ok(response) => response.into_inner(),
+            Err(status) => return (replies, Err(status)),
+        };
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(reply) => replies.push(reply.reply),
+                Err(status) => return (replies, Err(status)),
+            }
+        }
+        (replies, Ok(()))
     }
 
     /// The response streams of [`Scripted`].

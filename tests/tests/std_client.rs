@@ -11,20 +11,20 @@ use std::time::{Duration, Instant};
 use greeter_runtime::interceptor::{AnyMessage, CallContext, CallInterceptor, Head};
 use greeter_runtime::interceptors::{Attempts, BearerToken, Retry, Timing};
 use greeter_runtime::{HeadInterceptor, Interceptors, StreamingKind};
+use greeter_tests::greeter::HelloRequest;
 use greeter_tests::greeter::greeter_client::GreeterClient;
 use greeter_tests::greeter::greeter_methods::{
     BIDI_HELLO, LOTS_OF_GREETINGS, LOTS_OF_REPLIES, SAY_HELLO,
 };
 use greeter_tests::greeter::greeter_server::GreeterServer;
-use greeter_tests::greeter::{HelloRequest, HelloResponse};
 use greeter_tests::net;
-use greeter_tests::scripted::Scripted;
+use greeter_tests::scripted::{self, Scripted};
 use greeter_tests::stress_set::stress::api::v1::everything_client::EverythingClient;
 use greeter_tests::stress_set::stress::api::v1::everything_server::{Everything, EverythingServer};
 use greeter_tests::stress_set::stress::api::v1::{Item, everything_methods};
 use greeter_tests::stress_set::stress::common::v1::{HttpRequest, Page};
 use greeter_tests::stress_set::stress::r#type::Kind;
-use tokio_stream::{Stream, StreamExt};
+use tokio_stream::Stream;
 use tonic::metadata::MetadataMap;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity, Server};
 use tonic::{Code, Request, Response, Status, Streaming};
@@ -102,44 +102,13 @@ fn hello(name: &str) -> HelloRequest {
     HelloRequest { name: name.into() }
 }
 
-/// One call of `name` in `mode` (streamed requests: one message): the replies that arrived,
-/// and how the call ended.
+/// One call of `name` in `mode` (streamed requests: one message; [`scripted::call`]).
 async fn call(
     client: &mut GreeterClient<Channel>,
     mode: StreamingKind,
     name: &str,
 ) -> (Vec<String>, Result<(), Status>) {
-    let names = tokio_stream::iter([hello(name)]);
-    let mut replies = Vec::new();
-    let responses = match mode {
-        StreamingKind::Unary => client.say_hello(hello(name)).await,
-        StreamingKind::ClientStreaming => client.lots_of_greetings(names).await,
-        StreamingKind::ServerStreaming => {
-            let stream = client.lots_of_replies(hello(name)).await;
-            return drain(stream).await;
-        }
-        StreamingKind::BidiStreaming => return drain(client.bidi_hello(names).await).await,
-    };
-    let end = responses.map(|response| replies.push(response.into_inner().reply));
-    (replies, end)
-}
-
-/// Reads a response stream to its end.
-async fn drain(
-    response: Result<Response<Streaming<HelloResponse>>, Status>,
-) -> (Vec<String>, Result<(), Status>) {
-    let mut replies = Vec::new();
-    let mut stream = match response {
-        Ok(response) => response.into_inner(),
-        Err(status) => return (replies, Err(status)),
-    };
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(reply) => replies.push(reply.reply),
-            Err(status) => return (replies, Err(status)),
-        }
-    }
-    (replies, Ok(()))
+    scripted::call(client, mode, &[name], &MetadataMap::new()).await
 }
 
 /// A retry that waits little, so tests run fast.

@@ -13,13 +13,12 @@ use std::time::Duration;
 use greeter_runtime::interceptor::{Call, CallInterceptor, InterceptFuture, Next};
 use greeter_runtime::interceptors::{BearerAuth, BearerToken, Logging};
 use greeter_runtime::{Interceptors, StreamingKind};
+use greeter_tests::greeter::HelloRequest;
 use greeter_tests::greeter::greeter_client::GreeterClient;
 use greeter_tests::greeter::greeter_server::GreeterServer;
-use greeter_tests::greeter::{HelloRequest, HelloResponse};
 use greeter_tests::net;
-use greeter_tests::scripted::Scripted;
-use tokio_stream::StreamExt;
-use tonic::metadata::MetadataValue;
+use greeter_tests::scripted::{self, Scripted};
+use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::transport::{Channel, Server};
 use tonic::{Code, Request, Status};
 use tracing::Level;
@@ -132,64 +131,17 @@ async fn client(addr: SocketAddr, token: &str, logging: Logging) -> GreeterClien
 }
 
 /// A request carrying an allow-listed key and a binary key besides the bearer token.
-fn request<T>(message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    let metadata = request.metadata_mut();
-    metadata.insert("client-os", "plan9".parse().unwrap());
-    metadata.insert("x-not-listed", "value-not-listed".parse().unwrap());
-    metadata.insert_bin("x-trace-bin", MetadataValue::from_bytes(BIN_VALUE));
-    request
-}
-
-fn hello(name: &str) -> HelloRequest {
-    HelloRequest { name: name.into() }
-}
-
-/// One call in `mode`: the single-request modes send `names[0]`, the streaming ones every
-/// name. The replies that arrived, and how the call ended.
+/// One call in `mode` ([`scripted::call`]) with the metadata every call of this test carries.
 async fn call(
     client: &mut GreeterClient<Channel>,
     mode: StreamingKind,
     names: &[&str],
 ) -> (Vec<String>, Result<(), Status>) {
-    let stream = tokio_stream::iter(names.iter().map(|name| hello(name)).collect::<Vec<_>>());
-    let mut replies = Vec::new();
-    let mut keep = |response: Result<HelloResponse, Status>| {
-        response.map(|response| replies.push(response.reply))
-    };
-    let end = match mode {
-        StreamingKind::Unary => {
-            let response = client.say_hello(request(hello(names[0]))).await;
-            keep(response.map(|r| r.into_inner()))
-        }
-        StreamingKind::ClientStreaming => {
-            let response = client.lots_of_greetings(request(stream)).await;
-            keep(response.map(|r| r.into_inner()))
-        }
-        StreamingKind::ServerStreaming | StreamingKind::BidiStreaming => {
-            let response = match mode {
-                StreamingKind::ServerStreaming => {
-                    client.lots_of_replies(request(hello(names[0]))).await
-                }
-                _ => client.bidi_hello(request(stream)).await,
-            };
-            match response {
-                Err(status) => Err(status),
-                Ok(response) => {
-                    let mut stream = response.into_inner();
-                    let mut end = Ok(());
-                    while let Some(item) = stream.next().await {
-                        if let Err(status) = keep(item) {
-                            end = Err(status);
-                            break;
-                        }
-                    }
-                    end
-                }
-            }
-        }
-    };
-    (replies, end)
+    let mut metadata = MetadataMap::new();
+    metadata.insert("client-os", "plan9".parse().unwrap());
+    metadata.insert("x-not-listed", "value-not-listed".parse().unwrap());
+    metadata.insert_bin("x-trace-bin", MetadataValue::from_bytes(BIN_VALUE));
+    scripted::call(client, mode, names, &metadata).await
 }
 
 /// Logs from inside the call, as a handler would.
@@ -361,7 +313,7 @@ async fn failures_and_refusals_are_logged_at_their_level() {
     assert_eq!(started(), handled);
 
     // Refused by the method's request metadata check (its `request-id` is an int64).
-    let mut bad_id = request(hello("ann"));
+    let mut bad_id = Request::new(HelloRequest { name: "ann".into() });
     bad_id
         .metadata_mut()
         .insert("request-id", "seventeen".parse().unwrap());

@@ -14,13 +14,12 @@ use greeter_runtime::interceptor::{
 };
 use greeter_runtime::interceptors::{BearerAuth, DefaultDeadline, MaxDeadline, Recovery};
 use greeter_runtime::{Interceptors, StreamingKind};
+use greeter_tests::greeter::HelloRequest;
 use greeter_tests::greeter::greeter_client::GreeterClient;
 use greeter_tests::greeter::greeter_methods;
 use greeter_tests::greeter::greeter_server::GreeterServer;
-use greeter_tests::greeter::{HelloRequest, HelloResponse};
 use greeter_tests::net;
-use greeter_tests::scripted::{Caller, Runs, Scripted};
-use tokio_stream::StreamExt;
+use greeter_tests::scripted::{self, Caller, Runs, Scripted};
 use tonic::transport::{Channel, Server};
 use tonic::{Code, Request, Status};
 
@@ -46,67 +45,22 @@ async fn client(addr: SocketAddr, chain: Interceptors) -> GreeterClient<Channel>
     GreeterClient::new(net::channel(addr).await).with_interceptors(chain)
 }
 
-/// A request for `name` with `metadata` pairs.
-fn request<T>(message: T, metadata: &[(&'static str, &str)]) -> Request<T> {
-    let mut request = Request::new(message);
-    for (key, value) in metadata {
-        request.metadata_mut().insert(*key, value.parse().unwrap());
-    }
-    request
-}
-
 fn hello(name: &str) -> HelloRequest {
     HelloRequest { name: name.into() }
 }
 
-/// One call in `mode`: the single-request modes send `names[0]`, the streaming ones every
-/// name. The replies that arrived, and how the call ended.
+/// One call in `mode` ([`scripted::call`]) with the `metadata` pairs.
 async fn call(
     client: &mut GreeterClient<Channel>,
     mode: StreamingKind,
     names: &[&str],
     metadata: &[(&'static str, &str)],
 ) -> (Vec<String>, Result<(), Status>) {
-    let stream = tokio_stream::iter(names.iter().map(|name| hello(name)).collect::<Vec<_>>());
-    let mut replies = Vec::new();
-    let collect = |replies: &mut Vec<String>, response: Result<HelloResponse, Status>| {
-        response.map(|response| replies.push(response.reply))
-    };
-    let end = match mode {
-        StreamingKind::Unary => {
-            let response = client.say_hello(request(hello(names[0]), metadata)).await;
-            collect(&mut replies, response.map(|r| r.into_inner()))
-        }
-        StreamingKind::ClientStreaming => {
-            let response = client.lots_of_greetings(request(stream, metadata)).await;
-            collect(&mut replies, response.map(|r| r.into_inner()))
-        }
-        StreamingKind::ServerStreaming | StreamingKind::BidiStreaming => {
-            let response = match mode {
-                StreamingKind::ServerStreaming => {
-                    client
-                        .lots_of_replies(request(hello(names[0]), metadata))
-                        .await
-                }
-                _ => client.bidi_hello(request(stream, metadata)).await,
-            };
-            match response {
-                Err(status) => Err(status),
-                Ok(response) => {
-                    let mut stream = response.into_inner();
-                    let mut end = Ok(());
-                    while let Some(item) = stream.next().await {
-                        if let Err(status) = collect(&mut replies, item) {
-                            end = Err(status);
-                            break;
-                        }
-                    }
-                    end
-                }
-            }
-        }
-    };
-    (replies, end)
+    let mut map = tonic::metadata::MetadataMap::new();
+    for (key, value) in metadata {
+        map.insert(*key, value.parse().unwrap());
+    }
+    scripted::call(client, mode, names, &map).await
 }
 
 /// Panics where the call's `x-panic` metadata says: `head`, `call` (around hook), `send` (each

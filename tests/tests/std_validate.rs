@@ -11,12 +11,11 @@ use std::sync::atomic::Ordering;
 use greeter_runtime::StreamingKind;
 use greeter_runtime::interceptors::{Validation, Violations};
 use greeter_runtime::status::{BadRequest, Details};
+use greeter_tests::greeter::HelloRequest;
 use greeter_tests::greeter::greeter_client::GreeterClient;
 use greeter_tests::greeter::greeter_server::GreeterServer;
-use greeter_tests::greeter::{HelloRequest, HelloResponse};
 use greeter_tests::net;
-use greeter_tests::scripted::{Runs, Scripted};
-use tokio_stream::StreamExt;
+use greeter_tests::scripted::{self, Runs, Scripted};
 use tonic::transport::{Channel, Server};
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
@@ -72,49 +71,13 @@ async fn validating_client(addr: SocketAddr) -> GreeterClient<Channel> {
     GreeterClient::new(net::channel(addr).await).with_call_interceptor(validation())
 }
 
-fn hello(name: &str) -> HelloRequest {
-    HelloRequest { name: name.into() }
-}
-
-/// One call in `mode`: the single-request modes send `names[0]`, the streaming ones every
-/// name. The replies that arrived, and how the call ended.
+/// One call in `mode` ([`scripted::call`]), with no metadata.
 async fn call(
     client: &mut GreeterClient<Channel>,
     mode: StreamingKind,
     names: &[&str],
 ) -> (Vec<String>, Result<(), Status>) {
-    let requests: Vec<_> = names.iter().map(|name| hello(name)).collect();
-    let stream = tokio_stream::iter(requests);
-    let reply = |response: Result<tonic::Response<HelloResponse>, Status>| {
-        response.map(|response| vec![response.into_inner().reply])
-    };
-    let streamed = match mode {
-        StreamingKind::Unary => return split(reply(client.say_hello(hello(names[0])).await)),
-        StreamingKind::ClientStreaming => {
-            return split(reply(client.lots_of_greetings(stream).await));
-        }
-        StreamingKind::ServerStreaming => client.lots_of_replies(hello(names[0])).await,
-        StreamingKind::BidiStreaming => client.bidi_hello(stream).await,
-    };
-    let mut replies = Vec::new();
-    let mut stream = match streamed {
-        Ok(response) => response.into_inner(),
-        Err(status) => return (replies, Err(status)),
-    };
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(response) => replies.push(response.reply),
-            Err(status) => return (replies, Err(status)),
-        }
-    }
-    (replies, Ok(()))
-}
-
-fn split(result: Result<Vec<String>, Status>) -> (Vec<String>, Result<(), Status>) {
-    match result {
-        Ok(replies) => (replies, Ok(())),
-        Err(status) => (Vec::new(), Err(status)),
-    }
+    scripted::call(client, mode, names, &tonic::metadata::MetadataMap::new()).await
 }
 
 /// The (field, description) pairs of the status's BadRequest, read with the runtime's
