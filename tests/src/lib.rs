@@ -46,6 +46,49 @@ pub mod net {
     }
 }
 
+/// A log captured in memory, for tests of what interceptors log.
+pub mod captured {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    /// A writer into a shared buffer: the captured log.
+    #[derive(Debug, Clone, Default)]
+    pub struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Captured {
+        /// Captures everything logged on this thread at TRACE (every crate: tonic, hyper, h2
+        /// too) for as long as the guard lives. On a current-thread runtime the server's tasks
+        /// log here as well.
+        pub fn start() -> (Self, tracing::subscriber::DefaultGuard) {
+            let log = Self::default();
+            let writer = log.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::TRACE)
+                .with_ansi(false)
+                .without_time()
+                .with_writer(move || writer.clone())
+                .finish();
+            (log, tracing::subscriber::set_default(subscriber))
+        }
+
+        /// What was logged so far.
+        pub fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+        }
+    }
+}
+
 /// A server of the stress set's `Typed` service: every method reads the request metadata its
 /// contract declares and sends it back twice, as the headers (`h-` keys) and as the trailers
 /// (`t-` keys), all through the generated `typed_contract` types.

@@ -4,15 +4,15 @@
 //! (the bearer token, `-bin` values); failures at the level configured for their code; calls
 //! refused on their head logged too; payloads only when asked for, cut at the limit.
 
-use std::io::Write;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use greeter_runtime::interceptor::{Call, CallInterceptor, InterceptFuture, Next};
 use greeter_runtime::interceptors::{BearerAuth, BearerToken, Logging};
 use greeter_runtime::{Interceptors, StreamingKind};
+use greeter_tests::captured::Captured;
 use greeter_tests::greeter::HelloRequest;
 use greeter_tests::greeter::greeter_client::GreeterClient;
 use greeter_tests::greeter::greeter_server::GreeterServer;
@@ -37,53 +37,17 @@ const TOKEN: &str = "t0ken-that-must-never-be-logged";
 const BIN_VALUE: &[u8] = b"binary-secret-value";
 const BIN_VALUE_BASE64: &str = "YmluYXJ5LXNlY3JldC12YWx1ZQ";
 
-/// A writer into a shared buffer: the captured log.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    /// Captures everything logged on this thread at TRACE (every crate: tonic, hyper, h2 too)
-    /// for as long as the guard lives. The tests run on a current-thread runtime, so the
-    /// server's tasks log here as well.
-    fn start() -> (Self, tracing::subscriber::DefaultGuard) {
-        let log = Self::default();
-        let writer = log.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(Level::TRACE)
-            .with_ansi(false)
-            .without_time()
-            .with_writer(move || writer.clone())
-            .finish();
-        (log, tracing::subscriber::set_default(subscriber))
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-
-    /// The log once it holds `count` final events (the server's may come a moment after the
-    /// client has its answer), or as it is after two seconds.
-    async fn settled(&self, count: usize) -> String {
-        for _ in 0..200 {
-            let text = self.text();
-            if text.matches("finished call").count() >= count {
-                return text;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+/// The log once it holds `count` final events (the server's may come a moment after the
+/// client has its answer), or as it is after two seconds.
+async fn settled(log: &Captured, count: usize) -> String {
+    for _ in 0..200 {
+        let text = log.text();
+        if text.matches("finished call").count() >= count {
+            return text;
         }
-        self.text()
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    log.text()
 }
 
 /// The final events of `method`'s calls on `side` in `log`.
@@ -171,7 +135,7 @@ async fn every_call_is_logged_once_per_side_and_secrets_never() {
         end.unwrap_or_else(|status| panic!("{mode:?}: {status:?}"));
         assert!(!replies.is_empty(), "{mode:?}");
     }
-    let log = log.settled(8).await;
+    let log = settled(&log, 8).await;
 
     // (mode, server received, server sent): the client's counts are the other way round.
     for (mode, received, sent) in [
@@ -273,7 +237,7 @@ async fn failures_and_refusals_are_logged_at_their_level() {
         let (_, end) = call(&mut greeter, mode, &["fail:5"]).await;
         assert_eq!(end.unwrap_err().code(), Code::NotFound, "{mode:?}");
     }
-    let failed = captured.settled(8).await;
+    let failed = settled(&captured, 8).await;
     for mode in MODES {
         for side in ["server", "client"] {
             let line = the_end(&failed, side, method_name(mode));
@@ -290,7 +254,7 @@ async fn failures_and_refusals_are_logged_at_their_level() {
         let (_, end) = call(&mut intruder, mode, &["ann"]).await;
         assert_eq!(end.unwrap_err().code(), Code::Unauthenticated, "{mode:?}");
     }
-    let log = captured.settled(16).await;
+    let log = settled(&captured, 16).await;
     let refused = &log[failed.len()..];
     for mode in MODES {
         for side in ["server", "client"] {
@@ -319,7 +283,7 @@ async fn failures_and_refusals_are_logged_at_their_level() {
         .insert("request-id", "seventeen".parse().unwrap());
     let status = greeter.say_hello(bad_id).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
-    let all = captured.settled(18).await;
+    let all = settled(&captured, 18).await;
     let line = the_end(&all[log.len()..], "server", "SayHello");
     assert_eq!(level_of(line), "INFO", "{line}");
     assert!(line.contains("grpc.code=InvalidArgument"), "{line}");
@@ -344,7 +308,7 @@ async fn payloads_are_logged_only_when_asked_and_cut_at_the_limit() {
         let (_, end) = call(&mut greeter, mode, &[&name]).await;
         end.unwrap_or_else(|status| panic!("{mode:?}: {status:?}"));
     }
-    let log = log.settled(8).await;
+    let log = settled(&log, 8).await;
     let payloads: Vec<_> = log
         .lines()
         .filter(|l| l.contains("grpc.payload="))

@@ -3,7 +3,6 @@
 //! connection), deadlines (the client's `grpc-timeout`, the server's maximum, a client default),
 //! and bearer auth handing the caller's identity to the handler.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -14,6 +13,7 @@ use greeter_runtime::interceptor::{
 };
 use greeter_runtime::interceptors::{BearerAuth, DefaultDeadline, MaxDeadline, Recovery};
 use greeter_runtime::{Interceptors, StreamingKind};
+use greeter_tests::captured::Captured;
 use greeter_tests::greeter::HelloRequest;
 use greeter_tests::greeter::greeter_client::GreeterClient;
 use greeter_tests::greeter::greeter_methods;
@@ -232,36 +232,14 @@ async fn ten_thousand_panicking_calls_then_a_normal_one_on_the_same_connection()
     assert!(peers.iter().all(|peer| *peer == peers[0]), "reconnected");
 }
 
-/// A writer into a shared buffer, for a captured log.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn a_recovered_panic_is_logged_with_its_message_and_backtrace() {
-    let log = Captured::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = Captured::start();
     let (addr, _) = start(Interceptors::new().with_recovery(Recovery::new())).await;
     let mut greeter = client(addr, Interceptors::new()).await;
     let status = greeter.say_hello(hello("panic")).await.unwrap_err();
     assert_eq!(status.code(), Code::Internal);
-    let log = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let log = captured.text();
     assert!(log.contains("ERROR"), "{log}");
     assert!(
         log.contains("scripted panic for panic: secret-panic-text"),

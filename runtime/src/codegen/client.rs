@@ -401,8 +401,7 @@ where
     C::Encode: Send + Sync + 'static,
     C::Decode: Send + Sync + 'static,
 {
-    let request = request.map(tokio_stream::once);
-    single_response(grpc.streaming(request, path, codec).await?).await
+    streamed_exchange(grpc, request.map(tokio_stream::once), path, codec).await
 }
 
 /// One attempt of a client-streaming call: its one response and trailers read apart.
