@@ -13,12 +13,11 @@ use tonic::metadata::MetadataMap;
 use tonic::server::{
     ClientStreamingService, ServerStreamingService, StreamingService, UnaryService,
 };
+use tonic::transport::server::TcpConnectInfo;
 use tonic::{Request, Response, Status, Streaming};
 use tonic_prost::ProstCodec;
 
 use super::ServerConfig;
-use tonic::transport::server::TcpConnectInfo;
-
 use super::intercept::{Guard, InterceptCodec, finish_response, single, stream};
 use crate::interceptor::{
     Access, Call, CallContext, Deadline, Exchange, Head, HeadDone, HeadInterceptor, Hooks,
