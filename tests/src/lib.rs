@@ -246,7 +246,9 @@ pub mod typed {
 /// - `panic-stream`: the response stream panics at its first item (streaming responses; a
 ///   unary or client-streaming handler panics instead);
 /// - `sleep:<ms>`: the handler (or, for streaming responses, each item) waits that long first;
-/// - `fail:<code>`: the call fails with that numeric gRPC code and message `scripted failure`.
+/// - `fail:<code>`: the call fails with that numeric gRPC code and message `scripted failure`;
+/// - `deadline` (unary): the reply says the handler's deadline, from its request extensions:
+///   `deadline in <ms> ms`, or `no deadline`.
 ///
 /// A reply says who called when the request extensions carry a [`scripted::Caller`] (as an
 /// auth interceptor leaves it): `hello <name> as <caller>`. It counts the handler runs that
@@ -261,6 +263,7 @@ pub mod scripted {
     use tonic::{Code, Request, Response, Status, Streaming};
 
     use greeter_runtime::StreamingKind;
+    use greeter_runtime::interceptor::Deadline;
     use tonic::metadata::MetadataMap;
     use tonic::transport::Channel;
 
@@ -447,6 +450,16 @@ pub mod scripted {
             request: Request<HelloRequest>,
         ) -> Result<Response<HelloResponse>, Status> {
             let guard = RunGuard::start(&self.runs);
+            if request.get_ref().name == "deadline" {
+                let deadline = request.extensions().get::<Deadline>();
+                guard.finish();
+                return Ok(Response::new(reply(match deadline {
+                    Some(deadline) => {
+                        format!("deadline in {} ms", deadline.remaining().as_millis())
+                    }
+                    None => "no deadline".to_owned(),
+                })));
+            }
             let text = greeting(&request.get_ref().name, request.extensions());
             act(&request.into_inner().name, true).await?;
             guard.finish();

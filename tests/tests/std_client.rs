@@ -36,12 +36,14 @@ const MODES: [StreamingKind; 4] = [
     StreamingKind::BidiStreaming,
 ];
 
-/// What the server saw of one call on its head: the path and two request metadata values.
+/// What the server saw of one call on its head: the path and three request metadata values.
 #[derive(Debug, Clone, PartialEq)]
 struct Arrival {
     path: String,
     previous_attempts: Option<String>,
     authorization: Option<String>,
+    /// The call's `grpc-timeout`.
+    timeout: Option<Duration>,
 }
 
 type Arrivals = Arc<Mutex<Vec<Arrival>>>;
@@ -60,6 +62,7 @@ fn failing_door(failures: usize, failure: Status) -> (impl HeadInterceptor, Arri
             path: head.path().to_owned(),
             previous_attempts: text("grpc-previous-rpc-attempts"),
             authorization: text("authorization"),
+            timeout: head.timeout().ok().flatten(),
         };
         let mut arrivals = seen.lock().unwrap();
         arrivals.push(arrival);
@@ -536,4 +539,33 @@ async fn a_call_the_client_head_chain_refuses_still_ends_in_the_call_interceptor
         assert_eq!(reports[0].1, Code::Unauthenticated, "{mode}");
     }
     assert_eq!(arrivals.lock().unwrap().len(), 0, "nothing was sent");
+}
+
+#[tokio::test]
+async fn each_attempt_tells_the_server_the_time_left_then() {
+    let (door, arrivals) = failing_door(2, Status::unavailable("warming up"));
+    let addr = serve_greeter(Interceptors::new().with_head(door)).await;
+    let retry = Retry::new()
+        .also_methods(&[SAY_HELLO])
+        .backoff(Duration::from_millis(200), Duration::from_millis(200))
+        .jitter(0.0);
+    let mut greeter = client(addr, Interceptors::new().with_call(retry)).await;
+    let mut request = Request::new(hello("ann"));
+    request.set_timeout(Duration::from_secs(5));
+    greeter.say_hello(request).await.unwrap();
+    let timeouts: Vec<Duration> = arrivals
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|arrival| arrival.timeout.expect("grpc-timeout on every attempt"))
+        .collect();
+    assert_eq!(timeouts.len(), 3);
+    assert!(timeouts[0] <= Duration::from_secs(5), "{timeouts:?}");
+    // Each later attempt left at least one backoff (200 ms) later, with that much less time.
+    for pair in timeouts.windows(2) {
+        assert!(
+            pair[1] + Duration::from_millis(200) <= pair[0],
+            "{timeouts:?}"
+        );
+    }
 }

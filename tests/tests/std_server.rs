@@ -349,6 +349,27 @@ async fn the_clients_grpc_timeout_is_enforced_as_deadline_exceeded_not_cancelled
     assert_eq!(status.as_deref(), Some("0"));
 }
 
+#[tokio::test]
+async fn the_handler_reads_its_deadline_from_the_request_extensions() {
+    let max = MaxDeadline::new(Duration::from_secs(30));
+    let (addr, _) = start(Interceptors::new().with_head(max)).await;
+    let mut greeter = client(addr, Interceptors::new()).await;
+    let mut timed = Request::new(hello("deadline"));
+    timed.set_timeout(Duration::from_secs(2));
+    let reply = greeter.say_hello(timed).await.unwrap().into_inner().reply;
+    let left: u64 = reply
+        .strip_prefix("deadline in ")
+        .and_then(|rest| rest.strip_suffix(" ms"))
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or_else(|| panic!("{reply}"));
+    // The client's 2 s, not the server's 30 s maximum.
+    assert!((1_000..2_000).contains(&left), "{reply}");
+    let (addr, _) = start(Interceptors::new()).await;
+    let mut greeter = client(addr, Interceptors::new()).await;
+    let reply = greeter.say_hello(hello("deadline")).await.unwrap();
+    assert_eq!(reply.into_inner().reply, "no deadline");
+}
+
 /// Records the `grpc-timeout` each call arrives with.
 #[derive(Default)]
 struct Timeouts(Mutex<Vec<Option<Duration>>>);

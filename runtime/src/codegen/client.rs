@@ -309,8 +309,23 @@ impl<T: Transport> ClientCore<T> {
         self.send(
             method,
             request,
-            |grpc, request, path, codec| Box::pin(single_exchange(grpc, request, path, codec)),
-            |grpc, request, path, codec| Box::pin(single_exchange(grpc, request, path, codec)),
+            // Sent as a stream of one: tonic's unary path merges the trailers into the headers.
+            |grpc, request, path, codec| {
+                Box::pin(streamed_exchange(
+                    grpc,
+                    request.map(tokio_stream::once),
+                    path,
+                    codec,
+                ))
+            },
+            |grpc, request, path, codec| {
+                Box::pin(streamed_exchange(
+                    grpc,
+                    request.map(tokio_stream::once),
+                    path,
+                    codec,
+                ))
+            },
             single::<Req>,
             single::<Resp>,
             Some(replay::<Req>),
@@ -387,24 +402,8 @@ impl<T: Transport> ClientCore<T> {
     }
 }
 
-/// One attempt of a call with one request and one response: sent as a stream (tonic's unary
-/// path merges the trailers into the headers), its response and trailers read apart.
-async fn single_exchange<T, C>(
-    grpc: &mut Grpc<Observed<T>>,
-    request: Request<C::Encode>,
-    path: http::uri::PathAndQuery,
-    codec: C,
-) -> Result<Response<C::Decode>, Status>
-where
-    T: Transport,
-    C: tonic::codec::Codec + 'static,
-    C::Encode: Send + Sync + 'static,
-    C::Decode: Send + Sync + 'static,
-{
-    streamed_exchange(grpc, request.map(tokio_stream::once), path, codec).await
-}
-
-/// One attempt of a client-streaming call: its one response and trailers read apart.
+/// One attempt of a call with one response (unary, client streaming): its response and
+/// trailers read apart.
 async fn streamed_exchange<T, C, S>(
     grpc: &mut Grpc<Observed<T>>,
     request: Request<S>,

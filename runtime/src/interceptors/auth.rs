@@ -127,14 +127,7 @@ impl BearerAuth {
     /// assert!(interceptor(tonic::Request::new(())).is_err());
     /// ```
     pub fn verify(&self, metadata: &MetadataMap) -> Result<(), Status> {
-        let presented = bearer_token(metadata)?;
-        match self.verifier.shared_token() {
-            Some(token) if constant_time_eq(presented.as_bytes(), token) => Ok(()),
-            Some(_) => Err(Status::unauthenticated("invalid token")),
-            None => Err(Status::unauthenticated(
-                "this authenticator validates tokens asynchronously: run it in a chain",
-            )),
-        }
+        self.verifier.verify(metadata)
     }
 }
 
@@ -152,12 +145,15 @@ fn bearer_token(metadata: &MetadataMap) -> Result<&str, Status> {
 
 /// How a [`BearerAuth`] judges a presented token.
 trait Verifier: Send + Sync + 'static {
-    /// Checks `token`; on success may leave an identity in `head`'s extensions.
-    fn check<'a>(&'a self, token: String, head: &'a mut Head<'_>) -> InterceptFuture<'a>;
+    /// Checks the bearer token of `head`; on success may leave an identity in its extensions.
+    fn check<'a>(&'a self, head: &'a mut Head<'_>) -> InterceptFuture<'a>;
 
-    /// The one accepted token, when there is one.
-    fn shared_token(&self) -> Option<&[u8]> {
-        None
+    /// The same check on any metadata, synchronously: only a shared token can answer here.
+    fn verify(&self, metadata: &MetadataMap) -> Result<(), Status> {
+        bearer_token(metadata)?;
+        Err(Status::unauthenticated(
+            "this authenticator validates tokens asynchronously: run it in a chain",
+        ))
     }
 }
 
@@ -165,16 +161,15 @@ trait Verifier: Send + Sync + 'static {
 struct SharedToken(Vec<u8>);
 
 impl Verifier for SharedToken {
-    fn check<'a>(&'a self, token: String, _: &'a mut Head<'_>) -> InterceptFuture<'a> {
-        let verdict = match constant_time_eq(token.as_bytes(), &self.0) {
-            true => Ok(()),
-            false => Err(Status::unauthenticated("invalid token")),
-        };
-        Box::pin(std::future::ready(verdict))
+    fn check<'a>(&'a self, head: &'a mut Head<'_>) -> InterceptFuture<'a> {
+        Box::pin(std::future::ready(self.verify(head.metadata())))
     }
 
-    fn shared_token(&self) -> Option<&[u8]> {
-        Some(&self.0)
+    fn verify(&self, metadata: &MetadataMap) -> Result<(), Status> {
+        match constant_time_eq(bearer_token(metadata)?.as_bytes(), &self.0) {
+            true => Ok(()),
+            false => Err(Status::unauthenticated("invalid token")),
+        }
     }
 }
 
@@ -190,8 +185,11 @@ where
     Fut: Future<Output = Result<I, Status>> + Send + 'static,
     I: Clone + Send + Sync + 'static,
 {
-    fn check<'a>(&'a self, token: String, head: &'a mut Head<'_>) -> InterceptFuture<'a> {
-        let validating = (self.validate)(token);
+    fn check<'a>(&'a self, head: &'a mut Head<'_>) -> InterceptFuture<'a> {
+        let validating = match bearer_token(head.metadata()) {
+            Ok(token) => (self.validate)(token.to_owned()),
+            Err(status) => return Box::pin(std::future::ready(Err(status))),
+        };
         Box::pin(async move {
             let identity = validating.await?;
             head.extensions_mut().insert(identity);
@@ -213,13 +211,7 @@ impl HeadInterceptor for BearerAuth {
         if self.skips(head.path()) {
             return Box::pin(std::future::ready(Ok(())));
         }
-        match bearer_token(head.metadata()) {
-            Ok(token) => {
-                let token = token.to_owned();
-                self.verifier.check(token, head)
-            }
-            Err(status) => Box::pin(std::future::ready(Err(status))),
-        }
+        self.verifier.check(head)
     }
 }
 
