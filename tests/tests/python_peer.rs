@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use greeter_runtime::interceptor::{Call, CallInterceptor, InterceptFuture, Next};
@@ -155,9 +156,17 @@ fn imports_grpcio(python: &Path) -> bool {
         .is_ok_and(|output| output.status.success())
 }
 
-/// The venv's interpreter, with grpcio installed. A venv is built in a directory of its own
-/// and renamed into place, so a concurrent run sees either no venv or a complete one.
+/// The venv's interpreter, with grpcio installed. The tests of this binary share one, made by
+/// the first that asks; another process building it at the same time is handled by
+/// [`make_venv`].
 fn python_with_grpcio() -> PathBuf {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(make_venv).clone()
+}
+
+/// A venv is built in a directory of its own (named by the process) and renamed into place, so
+/// a concurrent run sees either no venv or a complete one.
+fn make_venv() -> PathBuf {
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let venv = tmp.join(format!("py-peer-venv-grpcio-{GRPCIO}"));
     let python = venv.join("bin").join("python");
