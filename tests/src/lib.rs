@@ -46,6 +46,45 @@ pub mod net {
     }
 }
 
+/// The Python peers' interpreter: the venv `tests/python/venv.sh` makes (grpcio, grpcio-tools,
+/// grpcio-status, grpcio-health-checking, grpcio-reflection, pytest, grpcurl, pinned in
+/// `tests/python/requirements.txt`).
+pub mod python {
+    use std::path::PathBuf;
+    use std::process::Command;
+    use std::sync::OnceLock;
+
+    /// The script that makes the venv.
+    pub const VENV_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/python/venv.sh");
+
+    /// The venv's `python`, made by the first caller of the process (the script locks against
+    /// other processes). Panics with the script's output when it fails: these tests need
+    /// python3 with venv and pip, and fail rather than skip without them.
+    pub fn interpreter() -> PathBuf {
+        static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+        PYTHON
+            .get_or_init(|| {
+                let output = Command::new(VENV_SCRIPT).output().unwrap_or_else(|error| {
+                    panic!("cannot run {VENV_SCRIPT}: {error} (needs bash and python3)")
+                });
+                assert!(
+                    output.status.success(),
+                    "{VENV_SCRIPT} failed ({}); these tests need python3 with venv and pip\n--- stderr\n{}",
+                    output.status,
+                    String::from_utf8_lossy(&output.stderr),
+                );
+                let path = String::from_utf8(output.stdout).expect("the venv path is UTF-8");
+                PathBuf::from(path.trim_end())
+            })
+            .clone()
+    }
+
+    /// A program the venv installed (`grpcurl`, `pytest`), next to its interpreter.
+    pub fn program(name: &str) -> PathBuf {
+        interpreter().with_file_name(name)
+    }
+}
+
 /// A log captured in memory, for tests of what interceptors log.
 pub mod captured {
     use std::io::Write;

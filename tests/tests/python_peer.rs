@@ -8,18 +8,15 @@
 //! among the trailers, never crossed, in all four modes; a malformed or missing declared key must
 //! come back INVALID_ARGUMENT naming it, without the handler running.
 //!
-//! The test installs its own Python peer: a venv under the cargo target dir with a pinned grpcio,
-//! made once (atomically, so parallel runs are safe) and reused. `python3` with `venv` and `pip`
-//! is required; without it the test fails rather than skips.
+//! The Python peer runs in the venv of `tests/python/venv.sh` (pinned grpcio), made once under
+//! the cargo target dir and reused. `python3` with `venv` and `pip` is required; without it the
+//! test fails rather than skips.
 
 use greeter_tests::net;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::process::{Command, Output};
-use std::sync::OnceLock;
-use std::time::Instant;
 
 use greeter_runtime::interceptor::{Call, CallInterceptor, InterceptFuture, Next};
 use greeter_runtime::metadata::ResponseExt;
@@ -30,9 +27,6 @@ use greeter_tests::typed::Echo;
 use tokio_stream::{Stream, StreamExt};
 use tonic::transport::Server;
 use tonic::{Request, Response, Status, Streaming};
-
-/// The grpcio the peer runs; the venv's name carries it, so a new pin makes a new venv.
-const GRPCIO: &str = "1.80.0";
 
 const CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/python/trailers_client.py");
 
@@ -143,83 +137,6 @@ fn run(command: &mut Command, what: &str) -> Output {
         String::from_utf8_lossy(&output.stderr),
     );
     output
-}
-
-fn imports_grpcio(python: &Path) -> bool {
-    Command::new(python)
-        .args([
-            "-c",
-            "import grpc, sys; sys.exit(grpc.__version__ != sys.argv[1])",
-        ])
-        .arg(GRPCIO)
-        .output()
-        .is_ok_and(|output| output.status.success())
-}
-
-/// The venv's interpreter, with grpcio installed. The tests of this binary share one, made by
-/// the first that asks; another process building it at the same time is handled by
-/// [`make_venv`].
-fn python_with_grpcio() -> PathBuf {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(make_venv).clone()
-}
-
-/// A venv is built in a directory of its own (named by the process) and renamed into place, so
-/// a concurrent run sees either no venv or a complete one.
-fn make_venv() -> PathBuf {
-    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let venv = tmp.join(format!("py-peer-venv-grpcio-{GRPCIO}"));
-    let python = venv.join("bin").join("python");
-    if imports_grpcio(&python) {
-        return python;
-    }
-    if venv.exists() {
-        // Left by something else than the rename below (say, a moved base interpreter).
-        let _ = std::fs::remove_dir_all(&venv);
-    }
-
-    let staging = tmp.join(format!("py-peer-venv-staging-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(tmp).unwrap();
-    let python3 = std::env::var_os("PYTHON3").unwrap_or_else(|| "python3".into());
-    run(
-        Command::new(&python3).args(["-m", "venv"]).arg(&staging),
-        "creating the Python venv",
-    );
-    let started = Instant::now();
-    run(
-        Command::new(staging.join("bin").join("python"))
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--no-input",
-            ])
-            .arg(format!("grpcio=={GRPCIO}")),
-        "installing grpcio",
-    );
-    eprintln!(
-        "python_peer: installed grpcio {GRPCIO} in {:.1?}",
-        started.elapsed()
-    );
-
-    if let Err(error) = std::fs::rename(&staging, &venv) {
-        // Another run won the race: use its venv.
-        let _ = std::fs::remove_dir_all(&staging);
-        assert!(
-            imports_grpcio(&python),
-            "cannot move the venv into {}: {error}",
-            venv.display()
-        );
-    }
-    assert!(
-        imports_grpcio(&python),
-        "grpcio {GRPCIO} does not import from {}",
-        venv.display()
-    );
-    python
 }
 
 /// The JSON the Python client prints: just what `json.dumps` makes of strings, lists and
@@ -405,7 +322,7 @@ impl JsonParser {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn trailers_on_success_reach_a_grpcio_client_in_all_four_modes() {
-    let python = tokio::task::spawn_blocking(python_with_grpcio)
+    let python = tokio::task::spawn_blocking(greeter_tests::python::interpreter)
         .await
         .unwrap();
     let addr = serve(GreeterServer::new(Stamped).with_call_interceptor(StampKind)).await;
@@ -523,7 +440,7 @@ enum Outcome {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn typed_metadata_reaches_a_grpcio_client_apart_in_all_four_modes() {
-    let python = tokio::task::spawn_blocking(python_with_grpcio)
+    let python = tokio::task::spawn_blocking(greeter_tests::python::interpreter)
         .await
         .unwrap();
     let echo = Echo::default();
