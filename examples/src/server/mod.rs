@@ -102,9 +102,10 @@ pub async fn serve_with_listener(
 }
 
 /// Checks `config` and builds the server, ready to serve: `greeter.v1.Greeter` (every call
-/// needs the bearer token), `grpc.health.v1.Health` (reporting the Greeter `SERVING`) and
-/// `grpc.reflection.v1.ServerReflection`. Health and reflection need no token, as load balancers
-/// and tools such as `grpcurl` expect.
+/// needs the bearer token), `grpc.health.v1.Health` (reporting the Greeter `SERVING`),
+/// `grpc.reflection.v1.ServerReflection` and `grpc.reflection.v1alpha.ServerReflection` (which
+/// grpcio-reflection's client and many tools still speak). Health and reflection need no token,
+/// as load balancers and tools such as `grpcurl` expect.
 ///
 /// Fails on unreadable or invalid TLS files.
 pub async fn router(config: &ServerConfig) -> Result<Router, BoxError> {
@@ -116,10 +117,13 @@ pub async fn router(config: &ServerConfig) -> Result<Router, BoxError> {
     health_reporter
         .set_serving::<GreeterServer<GreeterService>>()
         .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1()?;
+    let reflection_v1alpha = reflection().build_v1alpha()?;
 
     let mut builder = Server::builder();
     if let Some((cert, key)) = &config.tls {
@@ -133,7 +137,8 @@ pub async fn router(config: &ServerConfig) -> Result<Router, BoxError> {
     }
     Ok(builder
         .add_service(health)
-        .add_service(reflection)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
         .add_service(greeter))
 }
 
