@@ -22,6 +22,8 @@
 #![deny(missing_docs, unreachable_pub)]
 
 mod codegen;
+#[cfg(feature = "etcd")]
+pub mod etcd;
 pub mod hooks;
 pub mod interceptor;
 pub mod interceptors;

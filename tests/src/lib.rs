@@ -548,3 +548,100 @@ pub mod scripted {
         }
     }
 }
+
+/// A private etcd for a test: started by `tests/etcd/etcd.sh` (which installs Debian's
+/// etcd-server when no `etcd` is on PATH) on free loopback ports in a temp dir, stopped and
+/// removed on drop.
+pub mod etcd {
+    use std::net::TcpListener;
+    use std::path::PathBuf;
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    /// The script that installs and starts etcd.
+    pub const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/etcd/etcd.sh");
+
+    /// A running etcd; killed (and its data removed) on drop.
+    pub struct PrivateEtcd {
+        child: Child,
+        data: PathBuf,
+        url: String,
+    }
+
+    impl PrivateEtcd {
+        /// Starts one and waits until it answers (at most 30 s). Panics, with the reason, when
+        /// etcd cannot be installed or started: these tests need a real etcd.
+        pub fn start() -> Self {
+            let free_port = || {
+                TcpListener::bind("127.0.0.1:0")
+                    .and_then(|listener| listener.local_addr())
+                    .expect("a free loopback port")
+                    .port()
+            };
+            let (client, peer) = (free_port(), free_port());
+            let data =
+                std::env::temp_dir().join(format!("greeter-etcd-{}-{client}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&data);
+            let child = Command::new(SCRIPT)
+                .arg(&data)
+                .arg(client.to_string())
+                .arg(peer.to_string())
+                .stdin(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|error| panic!("cannot run {SCRIPT}: {error}"));
+            let mut etcd = Self {
+                child,
+                data,
+                url: format!("http://127.0.0.1:{client}"),
+            };
+            etcd.wait_until_healthy(Duration::from_secs(30));
+            etcd
+        }
+
+        /// Its client URL, `http://127.0.0.1:<port>`.
+        pub fn url(&self) -> &str {
+            &self.url
+        }
+
+        fn wait_until_healthy(&mut self, limit: Duration) {
+            let started = Instant::now();
+            let addr = self.url.trim_start_matches("http://").to_owned();
+            loop {
+                if let Some(status) = self.child.try_wait().expect("etcd's status") {
+                    panic!("etcd exited before answering ({status}); see the output above");
+                }
+                if health(&addr) {
+                    return;
+                }
+                assert!(
+                    started.elapsed() < limit,
+                    "etcd did not answer on {} within {limit:?}",
+                    self.url
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+
+    /// `GET /health` answers `"health":"true"`.
+    fn health(addr: &str) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+        let request = format!("GET /health HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+        let mut answer = String::new();
+        stream.write_all(request.as_bytes()).is_ok()
+            && stream.read_to_string(&mut answer).is_ok()
+            && answer.contains("\"health\":\"true\"")
+    }
+
+    impl Drop for PrivateEtcd {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            let _ = std::fs::remove_dir_all(&self.data);
+        }
+    }
+}
