@@ -6,12 +6,16 @@
 //!   optional TLS).
 //! - [`client`]: connecting with credentials, one function per command, and printing of replies,
 //!   metadata and error details.
+//! - [`interop`]: gRPC's interop test service (`grpc.testing.TestService`, generated from
+//!   `proto/grpc/testing/`), a server and a client running the interop test cases.
 //!
-//! The binaries `greeter-server`, `greeter-client` and `greeter-demo` are thin wrappers over this
-//! library, and the workspace's integration tests drive it directly.
+//! The binaries `greeter-server`, `greeter-client`, `greeter-demo`, `interop-server` and
+//! `interop-client` are thin wrappers over this library, and the workspace's integration tests
+//! drive it directly.
 #![deny(missing_docs)]
 
 pub mod client;
+pub mod interop;
 pub mod server;
 
 /// Code generated from `proto/greeter/v1/greeter.proto` (package `greeter.v1`).
