@@ -3,15 +3,17 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use greeter_examples::client::{
-    self, ClientConfig, DEFAULT_ADDR, DEFAULT_NAME, DEFAULT_TOKEN, GreeterClient, report,
+    self, ClientConfig, DEFAULT_ADDR, DEFAULT_NAME, DEFAULT_TOKEN, GreeterClient, parse_duration,
+    report,
 };
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::Status;
+use tonic::{Code, Status};
 
 /// Calls greeter.v1.Greeter.
 #[derive(Debug, Parser)]
@@ -26,12 +28,17 @@ struct Args {
     /// Bearer token to present.
     #[arg(long, env = "GREETER_TOKEN", default_value = DEFAULT_TOKEN, hide_env_values = true)]
     token: String,
-    /// PEM file of the CA that signed the server certificate (turns TLS on).
+    /// PEM file of the CA that signed the server certificate: turns TLS on (an http:// --addr
+    /// is dialed as https://). Required for TLS: no system roots are trusted.
     #[arg(long)]
     tls_ca: Option<PathBuf>,
     /// Name the server certificate must be valid for (turns TLS on).
     #[arg(long)]
     tls_domain: Option<String>,
+    /// Deadline of each call, streams included (500ms, 5s, 1m; 0 = none); a call still running
+    /// then ends DEADLINE_EXCEEDED. For `bidi`, the time the server has to answer each line.
+    #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
+    timeout: Duration,
     #[command(subcommand)]
     command: Command,
 }
@@ -47,7 +54,8 @@ enum Command {
         /// Names to send.
         names: Vec<String>,
     },
-    /// Bidi streaming: chat; sends each stdin line, prints `AI：<reply>`, stops at QUIT.
+    /// Bidi streaming: chat; sends each stdin line, prints `AI：<reply>`, stops at QUIT or end
+    /// of input. The chat may last as long as you type; --timeout bounds each answer.
     Bidi,
     /// Every command above, one after the other.
     All,
@@ -69,6 +77,7 @@ impl<E: std::fmt::Display> From<E> for Failure {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    let timeout = args.timeout;
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -82,21 +91,27 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Call(status)) => {
-            for line in report::describe_status(&status) {
-                eprintln!("{line}");
-            }
+            print_failure(&report::describe_status(&status), &status, timeout);
             ExitCode::FAILURE
         }
         Err(Failure::SayHello(status)) => {
-            for line in report::describe_say_hello_error(&status) {
-                eprintln!("{line}");
-            }
+            print_failure(&report::describe_say_hello_error(&status), &status, timeout);
             ExitCode::FAILURE
         }
         Err(Failure::Other(message)) => {
             eprintln!("greeter-client: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Prints a failed call's `lines` on stderr, with a hint when it ran out of time.
+fn print_failure(lines: &[String], status: &Status, timeout: Duration) {
+    for line in lines {
+        eprintln!("{line}");
+    }
+    if status.code() == Code::DeadlineExceeded && !timeout.is_zero() {
+        eprintln!("  (--timeout {timeout:?}; give a longer one, or 0 for none)");
     }
 }
 
@@ -107,19 +122,32 @@ async fn run(args: Args) -> Result<(), Failure> {
         token: args.token,
         tls_ca: args.tls_ca,
         tls_domain: args.tls_domain,
+        timeout: (!args.timeout.is_zero()).then_some(args.timeout),
     };
-    let mut client = client::connect(&config).await?;
-    let name = config.name.as_str();
     let out = &mut io::stdout().lock();
+    let mut client = match args.command {
+        // The chat bounds each answer, not the whole call (see `client::chat`).
+        Command::Bidi => {
+            let (channel, origin) = client::open_channel(&config).await?;
+            client::with_credentials(channel, origin, &config.token)?
+        }
+        _ => client::connect(&config).await?,
+    };
+    let name = config.name.as_str();
     let lines = match args.command {
         Command::SayHello => client::say_hello(&mut client, name)
             .await
             .map_err(Failure::SayHello)?
             .lines("reply: "),
-        Command::LotsOfReplies => client::lots_of_replies(&mut client, name)
-            .await
-            .map_err(Failure::Call)?
-            .lines("reply: "),
+        Command::LotsOfReplies => {
+            let replies = client::lots_of_replies_stream(&mut client, name)
+                .await
+                .map_err(Failure::Call)?;
+            client::print_replies(replies, "reply: ", out)
+                .await?
+                .map_err(Failure::Call)?;
+            return Ok(());
+        }
         Command::LotsOfGreetings { mut names } => {
             if names.is_empty() {
                 names.push(config.name.clone());
@@ -129,7 +157,7 @@ async fn run(args: Args) -> Result<(), Failure> {
                 .map_err(Failure::Call)?
                 .lines("reply: ")
         }
-        Command::Bidi => return chat(&mut client, out).await,
+        Command::Bidi => return chat(&mut client, config.timeout, out).await,
         Command::All => {
             let failures = client::all(&mut client, name, out).await?;
             if failures.is_empty() {
@@ -143,8 +171,13 @@ async fn run(args: Args) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Sends stdin line by line and prints each answer as it arrives.
-async fn chat(client: &mut GreeterClient, out: &mut impl Write) -> Result<(), Failure> {
+/// Sends stdin line by line (up to `QUIT`) and prints each answer as it arrives; the server
+/// has `answer_timeout` to answer each line.
+async fn chat(
+    client: &mut GreeterClient,
+    answer_timeout: Option<Duration>,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
     let (sender, receiver) = mpsc::channel(16);
     tokio::spawn(async move {
         let mut lines = BufReader::new(tokio::io::stdin()).lines();
@@ -165,16 +198,8 @@ async fn chat(client: &mut GreeterClient, out: &mut impl Write) -> Result<(), Fa
             }
         }
     });
-    let mut replies = client::bidi(client, ReceiverStream::new(receiver))
-        .await
-        .map_err(Failure::Call)?;
-    client::write_lines(out, &report::describe_metadata("header", replies.headers()))?;
-    out.flush()?;
-    while let Some(reply) = replies.next().await.map_err(Failure::Call)? {
-        writeln!(out, "AI：{reply}")?;
-        out.flush()?;
-    }
-    let trailers = replies.trailers().await.map_err(Failure::Call)?;
-    client::write_lines(out, &report::describe_metadata("trailer", &trailers))?;
-    Ok(())
+    let lines = ReceiverStream::new(receiver);
+    client::chat(client, lines, answer_timeout, out)
+        .await?
+        .map_err(Failure::Call)
 }

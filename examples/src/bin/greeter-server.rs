@@ -3,11 +3,12 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
-use greeter_examples::server::{self, DEFAULT_LOCATION, DEFAULT_TOKEN, ServerConfig};
+use greeter_examples::server::units::{parse_duration, parse_size};
+use greeter_examples::server::{self, DEFAULT_LOCATION, DEFAULT_TOKEN, ServerConfig, Serving};
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 
 /// Serves greeter.v1.Greeter, gRPC health and reflection.
 #[derive(Debug, Parser)]
@@ -31,10 +32,46 @@ struct Args {
     /// PEM private key of --tls-cert.
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Calls one connection may have open at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS).
+    #[arg(long, value_name = "N", default_value_t = server::DEFAULT_MAX_CONCURRENT_STREAMS,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    max_concurrent_streams: u32,
+    /// Largest request message accepted (bytes, or with KiB/MiB); larger: the call fails.
+    #[arg(long, value_name = "SIZE", default_value = "4MiB", value_parser = parse_size)]
+    max_receive_message_size: usize,
+    /// Largest response message sent (bytes, or with KiB/MiB); larger: the call fails.
+    #[arg(long, value_name = "SIZE", default_value = "4MiB", value_parser = parse_size)]
+    max_send_message_size: usize,
+    /// Interval of HTTP/2 keepalive PINGs on every connection (0 = none).
+    #[arg(long, value_name = "DUR", default_value = "60s", value_parser = parse_duration)]
+    keepalive_interval: Duration,
+    /// Close a connection whose peer leaves a keepalive PING unanswered this long.
+    #[arg(long, value_name = "DUR", default_value = "20s", value_parser = parse_positive)]
+    keepalive_timeout: Duration,
+    /// Idle time before TCP keepalive probes (0 = none).
+    #[arg(long, value_name = "DUR", default_value = "60s", value_parser = parse_duration)]
+    tcp_keepalive: Duration,
+    /// Longest a Greeter call may run, streams included: DEADLINE_EXCEEDED after it (0 = no
+    /// limit beyond the client's own deadline).
+    #[arg(long, value_name = "DUR", default_value = "0", value_parser = parse_duration)]
+    max_call_duration: Duration,
     /// Make SayHello panic when greeting NAME, to watch the server recover (INTERNAL to that
     /// caller, the panic logged, every other call served).
     #[arg(long, value_name = "NAME", hide = true)]
     panic_on: Option<String>,
+}
+
+/// A duration that must be more than zero.
+fn parse_positive(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        zero if zero.is_zero() => Err("must be more than 0".to_owned()),
+        duration => Ok(duration),
+    }
+}
+
+/// `None` for a zero duration: the flags' way to say "off".
+fn nonzero(duration: Duration) -> Option<Duration> {
+    (!duration.is_zero()).then_some(duration)
 }
 
 #[tokio::main]
@@ -47,6 +84,15 @@ async fn main() -> ExitCode {
         location: args.location,
         tls: args.tls_cert.zip(args.tls_key),
         panic_on: args.panic_on,
+        serving: Serving {
+            max_concurrent_streams: args.max_concurrent_streams,
+            max_receive_message_size: args.max_receive_message_size,
+            max_send_message_size: args.max_send_message_size,
+            keepalive_interval: nonzero(args.keepalive_interval),
+            keepalive_timeout: args.keepalive_timeout,
+            tcp_keepalive: nonzero(args.tcp_keepalive),
+            max_call_duration: nonzero(args.max_call_duration),
+        },
     };
     // Call logs (one line per call) and recovered panics go to stderr; RUST_LOG overrides.
     tracing_subscriber::fmt()
@@ -63,6 +109,28 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The serving settings in one line, for whoever runs the server.
+fn describe(serving: &Serving) -> String {
+    let off = |setting: Option<Duration>, on: &dyn Fn(Duration) -> String| {
+        setting.map_or_else(|| "off".to_owned(), on)
+    };
+    format!(
+        "limits: {} streams per connection; messages up to {} bytes in, {} out; \
+         HTTP/2 keepalive {}; TCP keepalive {}; maximum call duration {}",
+        serving.max_concurrent_streams,
+        serving.max_receive_message_size,
+        serving.max_send_message_size,
+        off(serving.keepalive_interval, &|interval| format!(
+            "every {interval:?} (timeout {:?})",
+            serving.keepalive_timeout
+        )),
+        off(serving.tcp_keepalive, &|idle| format!(
+            "after {idle:?} idle"
+        )),
+        off(serving.max_call_duration, &|max| format!("{max:?}")),
+    )
 }
 
 async fn run(config: ServerConfig) -> Result<(), server::BoxError> {
@@ -84,9 +152,8 @@ async fn run(config: ServerConfig) -> Result<(), server::BoxError> {
         listener.local_addr()?,
         config.location,
     );
-    router
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), server::ctrl_c())
-        .await?;
+    println!("{}", describe(&config.serving));
+    server::serve_router(router, &config, listener, server::ctrl_c()).await?;
     println!("greeter-server stopped");
     Ok(())
 }

@@ -3,19 +3,27 @@
 //!
 //! Every command returns the structured outcome (a [`Reply`] or the failed call's `Status`);
 //! [`Reply::lines`] and [`report::describe_status`] turn outcomes into the text `greeter-client`
-//! prints.
+//! prints. Streams are printed as they arrive ([`print_replies`], [`chat`]), never held whole.
+//!
+//! Every call has a deadline ([`ClientConfig::timeout`], 5 s unless told otherwise), streams
+//! included: a stalled server ends the call DEADLINE_EXCEEDED instead of hanging the client.
 
+mod chat;
 pub mod report;
+
+pub use crate::server::units::parse_duration;
+pub use chat::chat;
 
 use std::error::Error;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use greeter_runtime::interceptors::{BearerToken, InvalidMetadata, Retry, Timing};
+use greeter_runtime::interceptors::{BearerToken, DefaultDeadline, InvalidMetadata, Retry, Timing};
 use greeter_runtime::metadata::ResponseExt;
 use tokio_stream::{Stream, StreamExt};
 use tonic::codegen::http::Uri;
+use tonic::codegen::http::uri::Scheme;
 use tonic::metadata::MetadataMap;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tonic::{Request, Status, Streaming};
@@ -34,6 +42,11 @@ pub const DEFAULT_ADDR: &str = "http://127.0.0.1:50051";
 pub const DEFAULT_NAME: &str = "world";
 /// Default bearer token.
 pub const DEFAULT_TOKEN: &str = "some-secret-token";
+/// Default deadline of every call, and limit on connecting: long enough for any Greeter call
+/// over a slow link, short enough that a stalled server is noticed.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Limit on connecting when calls have no deadline (gRPC's minimum connect timeout).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 /// Names the `all` command sends to `LotsOfGreetings` after the configured one.
 pub const SAMPLE_NAMES: [&str; 2] = ["张三", "李四"];
 /// Lines the `all` command sends to `BidiHello`.
@@ -48,11 +61,15 @@ pub struct ClientConfig {
     pub name: String,
     /// Token sent as `authorization: Bearer <token>`.
     pub token: String,
-    /// PEM file of the CA that signed the server's certificate; setting it (or `tls_domain`)
-    /// turns TLS on.
+    /// PEM file of the CA that signed the server's certificate; setting it turns TLS on, and TLS
+    /// (an `https://` address, or `tls_domain`) needs it: no system roots are trusted.
     pub tls_ca: Option<PathBuf>,
     /// Name to verify the server's certificate against, when it differs from the URL's host.
     pub tls_domain: Option<String>,
+    /// Deadline of every call made through [`connect`]'s client, streams included (the server
+    /// gets it as `grpc-timeout`), and the limit on connecting; `None`: calls have no deadline
+    /// and connecting gives up after [`DEFAULT_CONNECT_TIMEOUT`].
+    pub timeout: Option<Duration>,
 }
 
 impl Default for ClientConfig {
@@ -63,17 +80,46 @@ impl Default for ClientConfig {
             token: DEFAULT_TOKEN.to_owned(),
             tls_ca: None,
             tls_domain: None,
+            timeout: Some(DEFAULT_TIMEOUT),
         }
     }
 }
 
 /// Connects to `config.addr` (with TLS when configured) and returns a client with the example's
-/// client chain ([`with_credentials`]).
+/// client chain ([`with_credentials`]) and, with a `config.timeout`, that deadline on every call
+/// ([`DefaultDeadline`]: a caller's own `grpc-timeout` wins).
 pub async fn connect(config: &ClientConfig) -> Result<GreeterClient, BoxError> {
-    let mut endpoint = Endpoint::from_shared(config.addr.clone())
-        .map_err(|error| format!("invalid address {:?}: {error}", config.addr))?
-        .connect_timeout(Duration::from_secs(5));
-    if config.tls_ca.is_some() || config.tls_domain.is_some() {
+    let (channel, origin) = open_channel(config).await?;
+    let client = with_credentials(channel, origin, &config.token)?;
+    Ok(match config.timeout {
+        Some(timeout) => client.with_head_interceptor(DefaultDeadline::all(timeout)),
+        None => client,
+    })
+}
+
+/// Opens the connection [`connect`] uses, and returns it with the origin to call: `config.addr`,
+/// over TLS when it is `https://` or `tls_ca` or `tls_domain` is set (an `http://` address then
+/// becomes `https://`, rather than sending the token in the clear against the user's wish).
+/// TLS needs `tls_ca`: this build trusts no system roots.
+pub async fn open_channel(config: &ClientConfig) -> Result<(Channel, Uri), BoxError> {
+    let invalid =
+        |error: &dyn std::fmt::Display| format!("invalid address {:?}: {error}", config.addr);
+    let mut uri: Uri = config.addr.parse().map_err(|error| invalid(&error))?;
+    let https = uri.scheme() == Some(&Scheme::HTTPS);
+    let tls_on = https || config.tls_ca.is_some() || config.tls_domain.is_some();
+    if tls_on && config.tls_ca.is_none() {
+        // This build of tonic trusts no system roots: say so rather than fail the handshake.
+        let addr = &config.addr;
+        return Err(format!("TLS to {addr} needs the CA that signed the server (--tls-ca)").into());
+    }
+    if tls_on && uri.scheme() == Some(&Scheme::HTTP) {
+        let mut parts = uri.into_parts();
+        parts.scheme = Some(Scheme::HTTPS);
+        uri = Uri::from_parts(parts).map_err(|error| invalid(&error))?;
+    }
+    let mut endpoint =
+        Endpoint::from(uri).connect_timeout(config.timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT));
+    if tls_on {
         let mut tls = ClientTlsConfig::new();
         if let Some(ca) = &config.tls_ca {
             let pem = std::fs::read(ca)
@@ -86,14 +132,11 @@ pub async fn connect(config: &ClientConfig) -> Result<GreeterClient, BoxError> {
         endpoint = endpoint.tls_config(tls)?;
     }
     let origin = endpoint.uri().clone();
-    let channel = endpoint.connect().await.map_err(|error| {
-        format!(
-            "cannot connect to {}: {}",
-            config.addr,
-            crate::error_chain(&error)
-        )
-    })?;
-    Ok(with_credentials(channel, origin, &config.token)?)
+    let channel = endpoint
+        .connect()
+        .await
+        .map_err(|error| format!("cannot connect to {origin}: {}", crate::error_chain(&error)))?;
+    Ok((channel, origin))
 }
 
 /// Builds a client over `channel` to `origin` with the example's client chain, outermost first:
@@ -215,13 +258,23 @@ pub async fn say_hello_request(
     })
 }
 
-/// `LotsOfReplies` for `name`: every reply of the stream, in order.
+/// `LotsOfReplies` for `name`: every reply of the stream, in order, kept in memory (the Greeter
+/// sends four). To print a stream of any length as it comes, use [`lots_of_replies_stream`].
 pub async fn lots_of_replies(
     client: &mut GreeterClient,
     name: &str,
 ) -> Result<Reply<Vec<String>>, Status> {
+    lots_of_replies_stream(client, name).await?.collect().await
+}
+
+/// Starts `LotsOfReplies` for `name`: read the replies as they arrive from the returned
+/// [`ReplyStream`].
+pub async fn lots_of_replies_stream(
+    client: &mut GreeterClient,
+    name: &str,
+) -> Result<ReplyStream, Status> {
     let response = client.lots_of_replies(request(name)).await?;
-    ReplyStream::new(response).collect().await
+    Ok(ReplyStream::new(response))
 }
 
 /// `LotsOfGreetings`, streaming `names` to the server.
@@ -311,10 +364,41 @@ pub fn write_lines(out: &mut impl Write, lines: &[String]) -> io::Result<()> {
     lines.iter().try_for_each(|line| writeln!(out, "{line}"))
 }
 
+/// Writes the headers of `replies`, then `<prefix><reply>` for each reply the moment it
+/// arrives (flushed, then dropped: a stream of any length takes no more memory than one reply),
+/// then the trailers. Returns how many replies came, or the status the call failed with (the
+/// replies before it are written); only a failure to write to `out` is the outer `Err`.
+pub async fn print_replies(
+    mut replies: ReplyStream,
+    prefix: &str,
+    out: &mut impl Write,
+) -> io::Result<Result<usize, Status>> {
+    write_lines(out, &report::describe_metadata("header", replies.headers()))?;
+    out.flush()?;
+    let mut count = 0;
+    loop {
+        match replies.next().await {
+            Ok(Some(reply)) => {
+                writeln!(out, "{prefix}{reply}")?;
+                out.flush()?;
+                count += 1;
+            }
+            Ok(None) => break,
+            Err(status) => return Ok(Err(status)),
+        }
+    }
+    match replies.trailers().await {
+        Ok(trailers) => write_lines(out, &report::describe_metadata("trailer", &trailers))?,
+        Err(status) => return Ok(Err(status)),
+    }
+    out.flush()?;
+    Ok(Ok(count))
+}
+
 /// Runs every command for `name` (say-hello, lots-of-replies, lots-of-greetings with `name` and
-/// [`SAMPLE_NAMES`], bidi with [`SAMPLE_LINES`]) and writes what happened to `out`, going on
-/// after a failed call. Returns the failed calls as `(command, status)`; empty when all
-/// succeeded. Only a failure to write to `out` is an `Err`.
+/// [`SAMPLE_NAMES`], bidi with [`SAMPLE_LINES`]) and writes what happened to `out`, stream
+/// replies as they arrive, going on after a failed call. Returns the failed calls as
+/// `(command, status)`; empty when all succeeded. Only a failure to write to `out` is an `Err`.
 pub async fn all(
     client: &mut GreeterClient,
     name: &str,
@@ -323,35 +407,44 @@ pub async fn all(
     let mut failures = Vec::new();
     let mut report = |out: &mut dyn Write,
                       command,
-                      lines: Result<Vec<String>, Status>,
+                      outcome: Result<(), Status>,
                       describe: fn(&Status) -> Vec<String>| {
-        writeln!(out, "== {command}")?;
-        match lines {
-            Ok(lines) => lines.iter().try_for_each(|line| writeln!(out, "{line}")),
-            Err(status) => {
-                let lines = describe(&status);
-                failures.push((command, status));
-                lines.iter().try_for_each(|line| writeln!(out, "{line}"))
-            }
+        if let Err(status) = outcome {
+            let lines = describe(&status);
+            failures.push((command, status));
+            lines.iter().try_for_each(|line| writeln!(out, "{line}"))?;
         }
+        out.flush()
     };
 
-    let outcome = say_hello(client, name).await.map(|r| r.lines("reply: "));
+    writeln!(out, "== say-hello")?;
+    let outcome = match say_hello(client, name).await {
+        Ok(reply) => Ok(write_lines(out, &reply.lines("reply: "))?),
+        Err(status) => Err(status),
+    };
     report(out, "say-hello", outcome, report::describe_say_hello_error)?;
-    let outcome = lots_of_replies(client, name)
-        .await
-        .map(|r| r.lines("reply: "));
+
+    writeln!(out, "== lots-of-replies")?;
+    let outcome = match lots_of_replies_stream(client, name).await {
+        Ok(replies) => print_replies(replies, "reply: ", out).await?.map(drop),
+        Err(status) => Err(status),
+    };
     report(out, "lots-of-replies", outcome, report::describe_status)?;
+
+    writeln!(out, "== lots-of-greetings")?;
     let names = std::iter::once(name).chain(SAMPLE_NAMES).map(str::to_owned);
-    let outcome = lots_of_greetings(client, names.collect()).await;
-    report(
-        out,
-        "lots-of-greetings",
-        outcome.map(|r| r.lines("reply: ")),
-        report::describe_status,
-    )?;
-    let lines = SAMPLE_LINES.iter().map(|&line| line.to_owned()).collect();
-    let outcome = bidi_lines(client, lines).await.map(|r| r.lines("AI："));
+    let outcome = match lots_of_greetings(client, names.collect()).await {
+        Ok(reply) => Ok(write_lines(out, &reply.lines("reply: "))?),
+        Err(status) => Err(status),
+    };
+    report(out, "lots-of-greetings", outcome, report::describe_status)?;
+
+    writeln!(out, "== bidi")?;
+    let lines = SAMPLE_LINES.iter().map(|&line| line.to_owned());
+    let outcome = match bidi(client, tokio_stream::iter(lines)).await {
+        Ok(replies) => print_replies(replies, "AI：", out).await?.map(drop),
+        Err(status) => Err(status),
+    };
     report(out, "bidi", outcome, report::describe_status)?;
     Ok(failures)
 }

@@ -58,14 +58,19 @@ pub fn describe_metadata(kind: &str, metadata: &MetadataMap) -> Vec<String> {
         .collect()
 }
 
-/// The status of a failed call: `error: CODE: message`, then one line per decoded
-/// google.rpc detail (say `QuotaFailure violation name:world: …`), then its trailers.
+/// The status of a failed call: `error: CODE: message`, then the local cause of a transport
+/// failure if there is one, then one line per decoded google.rpc detail (say `QuotaFailure violation name:world: …`), then its trailers.
 pub fn describe_status(status: &Status) -> Vec<String> {
     let mut lines = vec![format!(
         "error: {}: {}",
         code_name(status.code()),
         status.message()
     )];
+    // A status made by the client's transport keeps the cause apart ("transport error" alone
+    // says nothing about a TLS server reached in plaintext).
+    if let Some(source) = std::error::Error::source(status) {
+        lines.push(format!("  cause: {}", crate::error_chain(source)));
+    }
     match Details::of(status) {
         Ok(details) => lines.extend(details.iter().flat_map(describe_detail)),
         Err(error) => lines.push(format!("  details: cannot decode: {error}")),

@@ -1,10 +1,12 @@
 //! The Greeter server: [`GreeterService`] behind the standard server chain ([`interceptors`]:
 //! recovery, logging, bearer-token auth, validation), next to gRPC health and reflection, over
-//! plain TCP or TLS.
+//! plain TCP or TLS, with bounded streams, message sizes and keepalives ([`Serving`]).
 
 mod quota;
 mod service;
+mod serving;
 pub mod text;
+pub mod units;
 
 use std::error::Error;
 use std::future::Future;
@@ -13,15 +15,18 @@ use std::path::{Path, PathBuf};
 
 use greeter_runtime::Interceptors;
 use greeter_runtime::interceptors::{
-    BearerAuth, Logging, Recovery, Validate, Validation, Violations,
+    BearerAuth, Logging, MaxDeadline, Recovery, Validate, Validation, Violations,
 };
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::server::Router;
-use tonic::transport::{Identity, Server, ServerTlsConfig};
+use tonic::transport::{Identity, ServerTlsConfig};
 
 pub use quota::Quota;
 pub use service::{GreeterService, QUOTA_EXCEEDED_MESSAGE, ResponseStream};
+pub use serving::{
+    DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_TIMEOUT, DEFAULT_MAX_CONCURRENT_STREAMS,
+    DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_TCP_KEEPALIVE, Serving, TLS_HANDSHAKE_TIMEOUT,
+};
 
 use crate::pb::{self, greeter_server::GreeterServer};
 
@@ -52,6 +57,8 @@ pub struct ServerConfig {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// A name `SayHello` panics on, to show panic recovery (`--panic-on`, hidden).
     pub panic_on: Option<String>,
+    /// Stream limit, message sizes and keepalives of every connection.
+    pub serving: Serving,
 }
 
 impl Default for ServerConfig {
@@ -63,6 +70,7 @@ impl Default for ServerConfig {
             location: DEFAULT_LOCATION.to_owned(),
             tls: None,
             panic_on: None,
+            serving: Serving::default(),
         }
     }
 }
@@ -92,11 +100,27 @@ pub async fn serve_with_listener(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), BoxError> {
     let router = router(&config).await?;
+    serve_router(router, &config, listener, shutdown).await
+}
+
+/// Serves `router` (built by [`router`] from `config`) on `listener` until `shutdown`
+/// completes, with the TCP settings of `config.serving`.
+pub async fn serve_router(
+    router: Router,
+    config: &ServerConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), BoxError> {
     if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, tls = config.tls.is_some(), "serving greeter.v1.Greeter");
+        tracing::info!(
+            %addr,
+            tls = config.tls.is_some(),
+            serving = ?config.serving,
+            "serving greeter.v1.Greeter"
+        );
     }
     router
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(config.serving.incoming(listener), shutdown)
         .await?;
     Ok(())
 }
@@ -107,11 +131,18 @@ pub async fn serve_with_listener(
 /// grpcio-reflection's client and many tools still speak). Health and reflection need no token,
 /// as load balancers and tools such as `grpcurl` expect.
 ///
-/// Fails on unreadable or invalid TLS files.
+/// Every connection gets the limits and keepalives of `config.serving`; the Greeter also its
+/// message size limits and maximum call duration.
+///
+/// Fails on unreadable or invalid TLS files, or serving settings that cannot work.
 pub async fn router(config: &ServerConfig) -> Result<Router, BoxError> {
+    config.serving.check()?;
     let greeter = GreeterService::new(config.location.clone(), config.quota)
         .panic_on(config.panic_on.clone());
-    let greeter = GreeterServer::new(greeter).with_interceptors(interceptors(config));
+    let greeter = GreeterServer::new(greeter)
+        .with_interceptors(interceptors(config))
+        .max_decoding_message_size(config.serving.max_receive_message_size)
+        .max_encoding_message_size(config.serving.max_send_message_size);
 
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter
@@ -125,9 +156,11 @@ pub async fn router(config: &ServerConfig) -> Result<Router, BoxError> {
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
 
-    let mut builder = Server::builder();
+    let mut builder = config.serving.builder();
     if let Some((cert, key)) = &config.tls {
-        let tls = ServerTlsConfig::new().identity(read_identity(cert, key)?);
+        let tls = ServerTlsConfig::new()
+            .identity(read_identity(cert, key)?)
+            .timeout(TLS_HANDSHAKE_TIMEOUT);
         builder = builder.tls_config(tls).map_err(|error| {
             format!(
                 "invalid TLS certificate or key: {}",
@@ -144,13 +177,17 @@ pub async fn router(config: &ServerConfig) -> Result<Router, BoxError> {
 
 /// The Greeter's server chain, outermost first: panics recovered (INTERNAL to the caller, the
 /// panic logged), one log line per call (request metadata redacted but for `client-os` and
-/// `request-id`), the bearer token checked on the request head (before the body is read), then
-/// every `HelloRequest` validated before a handler sees it (INVALID_ARGUMENT with a
-/// `google.rpc.BadRequest` listing each bad field).
+/// `request-id`), the server's maximum call duration if it has one, the bearer token checked on
+/// the request head (before the body is read), then every `HelloRequest` validated before a
+/// handler sees it (INVALID_ARGUMENT with a `google.rpc.BadRequest` listing each bad field).
 pub fn interceptors(config: &ServerConfig) -> Interceptors {
-    Interceptors::new()
+    let mut chain = Interceptors::new()
         .with_recovery(Recovery::new())
-        .with_call(Logging::new().allow_metadata(["client-os", "request-id"]))
+        .with_call(Logging::new().allow_metadata(["client-os", "request-id"]));
+    if let Some(max) = config.serving.max_call_duration {
+        chain = chain.with_head(MaxDeadline::new(max));
+    }
+    chain
         .with_head(BearerAuth::new(config.token.clone()))
         .with_call(Validation::new().message::<pb::HelloRequest>())
 }
