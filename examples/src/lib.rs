@@ -6,6 +6,8 @@
 //!   optional TLS).
 //! - [`client`]: connecting with credentials, one function per command, and printing of replies,
 //!   metadata and error details.
+//! - [`discovery`]: registering servers in etcd and calling every registered one (`--etcd`,
+//!   with the `etcd` feature).
 //! - [`interop`]: gRPC's interop test service (`grpc.testing.TestService`, generated from
 //!   `proto/grpc/testing/`), a server and a client running the interop test cases.
 //!
@@ -15,6 +17,7 @@
 #![deny(missing_docs)]
 
 pub mod client;
+pub mod discovery;
 pub mod interop;
 pub mod server;
 

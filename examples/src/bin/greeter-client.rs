@@ -10,6 +10,7 @@ use greeter_examples::client::{
     self, ClientConfig, DEFAULT_ADDR, DEFAULT_NAME, DEFAULT_TOKEN, GreeterClient, parse_duration,
     report,
 };
+use greeter_examples::discovery::{self, EtcdConfig};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -39,6 +40,13 @@ struct Args {
     /// then ends DEADLINE_EXCEEDED. For `bidi`, the time the server has to answer each line.
     #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
     timeout: Duration,
+    /// Call the servers registered in etcd at this URL (repeatable) instead of --addr, spreading
+    /// calls over them. Needs the `etcd` feature.
+    #[arg(long, value_name = "URL", value_delimiter = ',')]
+    etcd: Vec<String>,
+    /// Prefix of the etcd keys the servers registered under.
+    #[arg(long, value_name = "PREFIX", default_value = discovery::DEFAULT_PREFIX)]
+    etcd_prefix: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -125,13 +133,23 @@ async fn run(args: Args) -> Result<(), Failure> {
         timeout: (!args.timeout.is_zero()).then_some(args.timeout),
     };
     let out = &mut io::stdout().lock();
-    let mut client = match args.command {
-        // The chat bounds each answer, not the whole call (see `client::chat`).
-        Command::Bidi => {
-            let (channel, origin) = client::open_channel(&config).await?;
-            client::with_credentials(channel, origin, &config.token)?
+    let mut client = if args.etcd.is_empty() {
+        match args.command {
+            // The chat bounds each answer, not the whole call (see `client::chat`).
+            Command::Bidi => {
+                let (channel, origin) = client::open_channel(&config).await?;
+                client::with_credentials(channel, origin, &config.token)?
+            }
+            _ => client::connect(&config).await?,
         }
-        _ => client::connect(&config).await?,
+    } else {
+        let mut etcd = EtcdConfig::new(args.etcd);
+        etcd.prefix = args.etcd_prefix;
+        let mut config = config.clone();
+        if matches!(args.command, Command::Bidi) {
+            config.timeout = None;
+        }
+        discovery::connect(&etcd, &config).await?
     };
     let name = config.name.as_str();
     let lines = match args.command {

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use greeter_examples::discovery::{self, EtcdConfig, Registered};
 use greeter_examples::server::units::{parse_duration, parse_size};
 use greeter_examples::server::{self, DEFAULT_LOCATION, DEFAULT_TOKEN, ServerConfig, Serving};
 use tokio::net::TcpListener;
@@ -55,6 +56,23 @@ struct Args {
     /// limit beyond the client's own deadline).
     #[arg(long, value_name = "DUR", default_value = "0", value_parser = parse_duration)]
     max_call_duration: Duration,
+    /// Register in etcd at this URL (repeatable) under a lease, so `greeter-client --etcd`
+    /// finds this server; deregistered at ctrl-c. Needs the `etcd` feature.
+    #[arg(long, value_name = "URL", value_delimiter = ',')]
+    etcd: Vec<String>,
+    /// Prefix of the etcd keys: `<prefix>/greeter.v1.Greeter/<instance id>`.
+    #[arg(long, value_name = "PREFIX", default_value = discovery::DEFAULT_PREFIX)]
+    etcd_prefix: String,
+    /// TTL of the etcd lease: a server killed without deregistering disappears within it.
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_positive)]
+    etcd_ttl: Duration,
+    /// Address registered in etcd for clients to dial (default: the listening address, which
+    /// must then not be 0.0.0.0).
+    #[arg(long, value_name = "HOST:PORT")]
+    advertise: Option<SocketAddr>,
+    /// This server's id among the registered ones (default: the advertised address).
+    #[arg(long, value_name = "ID")]
+    instance_id: Option<String>,
     /// Make SayHello panic when greeting NAME, to watch the server recover (INTERNAL to that
     /// caller, the panic logged, every other call served).
     #[arg(long, value_name = "NAME", hide = true)]
@@ -77,6 +95,15 @@ fn nonzero(duration: Duration) -> Option<Duration> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
+    let registry = (!args.etcd.is_empty()).then(|| Registry {
+        etcd: EtcdConfig {
+            endpoints: args.etcd.clone(),
+            prefix: args.etcd_prefix.clone(),
+            ttl: args.etcd_ttl,
+        },
+        advertise: args.advertise,
+        instance_id: args.instance_id.clone(),
+    });
     let config = ServerConfig {
         addr: args.addr,
         token: args.token,
@@ -102,7 +129,7 @@ async fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    match run(config).await {
+    match run(config, registry).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("greeter-server: {error}");
@@ -133,7 +160,14 @@ fn describe(serving: &Serving) -> String {
     )
 }
 
-async fn run(config: ServerConfig) -> Result<(), server::BoxError> {
+/// Where and how to register in etcd (`--etcd`).
+struct Registry {
+    etcd: EtcdConfig,
+    advertise: Option<SocketAddr>,
+    instance_id: Option<String>,
+}
+
+async fn run(config: ServerConfig, registry: Option<Registry>) -> Result<(), server::BoxError> {
     let router = server::router(&config).await?;
     let listener = TcpListener::bind(config.addr)
         .await
@@ -153,7 +187,39 @@ async fn run(config: ServerConfig) -> Result<(), server::BoxError> {
         config.location,
     );
     println!("{}", describe(&config.serving));
-    server::serve_router(router, &config, listener, server::ctrl_c()).await?;
+    let registered = match registry {
+        Some(registry) => {
+            let address = registry.advertise.unwrap_or(listener.local_addr()?);
+            let id = registry.instance_id.unwrap_or_else(|| address.to_string());
+            let registered =
+                discovery::register(&registry.etcd, &id, address, &config.location).await?;
+            println!(
+                "registered in etcd at {} as {} (lease TTL {:?})",
+                registry.etcd.endpoints.join(","),
+                registered.key(),
+                registry.etcd.ttl
+            );
+            Some(registered)
+        }
+        None => None,
+    };
+    let shutdown = async {
+        server::ctrl_c().await;
+        deregister(registered).await;
+    };
+    server::serve_router(router, &config, listener, shutdown).await?;
     println!("greeter-server stopped");
     Ok(())
+}
+
+/// Leaves etcd before the server stops, so clients stop sending calls here first.
+async fn deregister(registered: Option<Registered>) {
+    let Some(registered) = registered else { return };
+    let key = registered.key().to_owned();
+    match registered.deregister().await {
+        Ok(()) => println!("deregistered {key} from etcd"),
+        Err(error) => {
+            eprintln!("greeter-server: cannot deregister {key} ({error}); it expires by itself")
+        }
+    }
 }

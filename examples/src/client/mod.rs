@@ -90,7 +90,20 @@ impl Default for ClientConfig {
 /// ([`DefaultDeadline`]: a caller's own `grpc-timeout` wins).
 pub async fn connect(config: &ClientConfig) -> Result<GreeterClient, BoxError> {
     let (channel, origin) = open_channel(config).await?;
-    let client = with_credentials(channel, origin, &config.token)?;
+    let plaintext_ok = is_loopback(&origin);
+    with_settings(channel, origin, config, plaintext_ok)
+}
+
+/// The client [`connect`] makes, over any `channel` (one balanced over discovered servers, say):
+/// the client chain of [`with_credentials`], the token allowed over plaintext when
+/// `plaintext_ok`, and `config.timeout` as every call's deadline.
+pub fn with_settings(
+    channel: Channel,
+    origin: Uri,
+    config: &ClientConfig,
+    plaintext_ok: bool,
+) -> Result<GreeterClient, BoxError> {
+    let client = client_chain(channel, origin, &config.token, plaintext_ok)?;
     Ok(match config.timeout {
         Some(timeout) => client.with_head_interceptor(DefaultDeadline::all(timeout)),
         None => client,
@@ -155,8 +168,18 @@ pub fn with_credentials(
     origin: Uri,
     token: &str,
 ) -> Result<GreeterClient, InvalidMetadata> {
+    let plaintext_ok = is_loopback(&origin);
+    client_chain(channel, origin, token, plaintext_ok)
+}
+
+fn client_chain(
+    channel: Channel,
+    origin: Uri,
+    token: &str,
+    plaintext_ok: bool,
+) -> Result<GreeterClient, InvalidMetadata> {
     let mut credentials = BearerToken::new(token)?;
-    if is_loopback(&origin) {
+    if plaintext_ok {
         credentials = credentials.allow_plaintext();
     }
     Ok(GreeterClient::with_origin(channel, origin)

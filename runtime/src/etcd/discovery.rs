@@ -14,8 +14,11 @@ use super::{Error, Instance, Registry, bounded};
 /// How many changes may wait for the balancer.
 const CHANGES_BUFFER: usize = 64;
 
+/// Why an instance gets no endpoint: anything the caller's endpoint maker says.
+pub type EndpointError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Makes the endpoint a channel connects to for an instance.
-type MakeEndpoint = Box<dyn Fn(&Instance) -> Result<Endpoint, tonic::transport::Error> + Send>;
+type MakeEndpoint = Box<dyn Fn(&Instance) -> Result<Endpoint, EndpointError> + Send>;
 
 impl Registry {
     /// A channel balanced over the live instances of `service`, connecting to each over plain
@@ -33,12 +36,13 @@ impl Registry {
     }
 
     /// [`discover`](Self::discover), with the endpoint for each instance made by `endpoint`
-    /// (TLS settings, timeouts, `https://` for `host:port` addresses …). An instance whose
-    /// endpoint cannot be made is left out and logged.
+    /// (TLS settings, timeouts, `https://` for `host:port` addresses …). An instance it gives
+    /// no endpoint for (an error: a bad address, or one the caller refuses to call) is left out
+    /// and logged with the error.
     pub async fn discover_with(
         &self,
         service: &str,
-        endpoint: impl Fn(&Instance) -> Result<Endpoint, tonic::transport::Error> + Send + 'static,
+        endpoint: impl Fn(&Instance) -> Result<Endpoint, EndpointError> + Send + 'static,
     ) -> Result<Discovery, Error> {
         let prefix = self.service_prefix(service)?;
         let (instances, revision) = list(&self.client, &prefix, self.timeout).await?;
@@ -237,7 +241,7 @@ impl Watcher {
         let endpoint = match (self.endpoint)(&instance) {
             Ok(endpoint) => endpoint,
             Err(error) => {
-                tracing::warn!(instance = instance.id(), address = instance.address(), %error, "cannot connect to a discovered instance");
+                tracing::warn!(instance = instance.id(), address = instance.address(), %error, "leaving out a discovered instance");
                 self.remove(instance.id()).await;
                 return;
             }

@@ -51,7 +51,7 @@ use std::time::Duration;
 
 use etcd_client::{Client, ConnectOptions};
 
-pub use discovery::Discovery;
+pub use discovery::{Discovery, EndpointError};
 pub use instance::Instance;
 pub use registration::Registration;
 
@@ -156,7 +156,7 @@ impl Registry {
         };
         let client = match tokio::time::timeout(timeout, connect).await {
             Ok(Ok(client)) => client,
-            Ok(Err(error)) => return Err(unreachable(error.to_string())),
+            Ok(Err(error)) => return Err(unreachable(plain_reason(&error))),
             Err(_) => return Err(unreachable(format!("no answer within {timeout:?}"))),
         };
         Ok(Self {
@@ -198,6 +198,22 @@ impl Registry {
     fn service_prefix(&self, service: &str) -> Result<String, Error> {
         check_segment("service name", service)?;
         Ok(format!("{}/{service}/", self.prefix))
+    }
+}
+
+/// Why a request failed, in words: for a gRPC status its message and the root cause under it
+/// (`tcp connect error: Connection refused (os error 111)`), not the status's debug dump.
+fn plain_reason(error: &etcd_client::Error) -> String {
+    let etcd_client::Error::GRpcStatus(status) = error else {
+        return error.to_string();
+    };
+    let mut root: Option<&dyn std::error::Error> = std::error::Error::source(status);
+    while let Some(deeper) = root.and_then(std::error::Error::source) {
+        root = Some(deeper);
+    }
+    match root.map(ToString::to_string) {
+        Some(cause) if cause != status.message() => format!("{}: {cause}", status.message()),
+        _ => status.message().to_owned(),
     }
 }
 
@@ -262,11 +278,11 @@ mod tests {
             .await
             .unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(3));
+        assert!(matches!(error, Error::Unreachable { .. }), "{error}");
         let text = error.to_string();
-        assert!(
-            matches!(error, Error::Unreachable { .. }) && text.contains(&url),
-            "{text}"
-        );
+        let prefix = format!("etcd at {url} is unreachable: tcp connect error: ");
+        assert!(text.starts_with(&prefix), "{text}");
+        assert!(!text.contains("source:"), "{text}");
     }
 
     #[tokio::test]
