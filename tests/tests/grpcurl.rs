@@ -321,14 +321,15 @@ fn say_hello_with_the_token_replies_with_location_and_timestamp() {
         "{verbose}"
     );
 
-    // The quota is one call per name: the second is refused with its QuotaFailure (which
-    // grpcurl cannot decode: google.rpc's protos are not among those reflection serves).
+    // The quota is one call per name: the second is refused with its QuotaFailure, which
+    // grpcurl decodes since reflection serves google.rpc's protos too.
     let again = call("grpcurl").failed_with(tonic::Code::ResourceExhausted, "second SayHello");
     assert!(again.stdout.is_empty(), "{again}");
     for shown in [
         "Code: ResourceExhausted",
         &format!("Message: {}", server::QUOTA_EXCEEDED_MESSAGE),
         "\"@type\":\"type.googleapis.com/google.rpc.QuotaFailure\"",
+        "\"violations\":[{\"subject\":\"name:grpcurl\"",
     ] {
         assert!(again.stderr.contains(shown), "no {shown:?} in\n{again}");
     }

@@ -152,6 +152,9 @@ pub async fn router(config: &ServerConfig) -> Result<Router, BoxError> {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            // google.rpc's status and error details, so a tool decodes the details the
+            // Greeter's errors carry (grpcurl prints the QuotaFailure, not its bytes).
+            .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
     };
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
