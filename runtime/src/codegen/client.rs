@@ -8,26 +8,25 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
 use tokio_stream::Stream;
 use tonic::body::Body as TonicBody;
 use tonic::client::{Grpc, GrpcService};
 use tonic::codec::{CompressionEncoding, Streaming};
-use tonic::codegen::{Body, Bytes, GrpcMethod, Service, StdError, http};
-use tonic::metadata::MetadataMap;
+use tonic::codegen::{Body, Bytes, GrpcMethod, StdError, http};
 use tonic::{Request, Response, Status};
 use tonic_prost::ProstCodec;
 
 use super::intercept::{InterceptCodec, single, stream};
+use super::observed::Observed;
 use super::server::ServedMessage;
+use super::size_limit::SizeLimits;
 use crate::interceptor::{
     Access, Call, CallContext, Deadline, Exchange, Head, Hooks, InterceptFuture, Next,
     PayloadAccess, Payloads, Replay, Side, encode_grpc_timeout, replay, run_head, timeout_of,
 };
 use crate::metadata::ResponseTrailers;
-use crate::status::sanitize_status;
 use crate::{Interceptors, MethodInfo};
 
 /// What a generated client holds: tonic's client for the channel, and the interceptors.
@@ -36,6 +35,8 @@ pub struct ClientCore<T> {
     grpc: Grpc<Observed<T>>,
     /// Whether the channel is TLS, when the client knows (from its origin's scheme).
     secure: Option<bool>,
+    /// The size limits set on `grpc`, which its channel needs to know too.
+    limits: SizeLimits,
     /// Run on every call.
     pub interceptors: Interceptors,
 }
@@ -46,6 +47,7 @@ impl<T> ClientCore<T> {
         Self {
             grpc: Grpc::new(Observed(inner)),
             secure: None,
+            limits: SizeLimits::default(),
             interceptors: Interceptors::default(),
         }
     }
@@ -61,6 +63,7 @@ impl<T> ClientCore<T> {
         Self {
             grpc: Grpc::with_origin(Observed(inner), origin),
             secure,
+            limits: SizeLimits::default(),
             interceptors: Interceptors::default(),
         }
     }
@@ -83,6 +86,7 @@ impl<T> ClientCore<T> {
     #[must_use]
     pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
         self.grpc = self.grpc.max_decoding_message_size(limit);
+        self.limits.decoding = Some(limit);
         self
     }
 
@@ -90,6 +94,7 @@ impl<T> ClientCore<T> {
     #[must_use]
     pub fn max_encoding_message_size(mut self, limit: usize) -> Self {
         self.grpc = self.grpc.max_encoding_message_size(limit);
+        self.limits.encoding = Some(limit);
         self
     }
 }
@@ -168,7 +173,7 @@ impl<T> Transport for T where
 async fn ready<T: Transport>(grpc: &mut Grpc<Observed<T>>) -> Result<(), Status> {
     grpc.ready()
         .await
-        .map_err(|e| Status::unavailable(format!("service was not ready: {}", e.into())))
+        .map_err(|e| Status::unavailable(format!("service was not ready: {e}")))
 }
 
 /// How one attempt of a call of some kind goes over the channel, with codec `C`.
@@ -219,6 +224,9 @@ impl<T: Transport> ClientCore<T> {
             );
         }
         extensions.insert(GrpcMethod::new(method.service(), method.method()));
+        if self.limits != SizeLimits::default() {
+            extensions.insert(self.limits);
+        }
         let request = Request::from_parts(metadata, extensions, message);
         Ok((request, http::uri::PathAndQuery::from_static(method.path())))
     }
@@ -461,185 +469,5 @@ where
             self.payloads.response = Some(response);
             Ok(())
         })
-    }
-}
-
-/// The channel of a generated client, watching every response: it repairs a final status tonic
-/// would misread or panic on ([`sanitize_status`]), and for calls that run end hooks records the
-/// response headers and trailers in the call's context and runs the end hooks when the final
-/// status arrives.
-#[derive(Debug, Clone)]
-pub(crate) struct Observed<T>(T);
-
-impl<T> Service<http::Request<TonicBody>> for Observed<T>
-where
-    T: GrpcService<TonicBody>,
-{
-    type Response = http::Response<ObservedBody<T::ResponseBody>>;
-    type Error = T::Error;
-    type Future = ObservedFuture<T::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.0.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<TonicBody>) -> Self::Future {
-        let hooks = request.extensions().get::<Hooks>().cloned();
-        let deadline = request.extensions().get::<Deadline>().map(|d| d.0);
-        ObservedFuture {
-            inner: self.0.call(request),
-            hooks,
-            deadline,
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// The response future of [`Observed`].
-    pub(crate) struct ObservedFuture<F> {
-        #[pin]
-        inner: F,
-        hooks: Option<Hooks>,
-        deadline: Option<Instant>,
-    }
-}
-
-impl<F, B, E> Future for ObservedFuture<F>
-where
-    F: Future<Output = Result<http::Response<B>, E>>,
-{
-    type Output = Result<http::Response<ObservedBody<B>>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let mut response = ready!(this.inner.poll(cx))?;
-        sanitize_status(response.headers_mut());
-        let mut hooks = this.hooks.take();
-        if let Some(hooks) = &hooks {
-            *hooks.context.headers() = MetadataMap::from_headers(response.headers().clone());
-        }
-        // A trailers-only response carries the final status in its head; the generated
-        // client's call ends with it (or tries again), not the body.
-        if Status::from_header_map(response.headers()).is_some()
-            && let Some(hooks) = hooks.take()
-        {
-            *hooks.context.trailers() = MetadataMap::from_headers(response.headers().clone());
-        }
-        let expiry = this
-            .deadline
-            .map(|at| Box::pin(tokio::time::sleep_until(at.into())));
-        Poll::Ready(Ok(response.map(|inner| ObservedBody {
-            inner,
-            hooks,
-            expiry,
-            expired: false,
-        })))
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// A response body of [`Observed`]: it records the trailers in the call's context, runs the
-    /// end hooks of a response stream when its final status arrives, and ends the response
-    /// `DEADLINE_EXCEEDED` at the call's deadline.
-    pub(crate) struct ObservedBody<B> {
-        #[pin]
-        inner: B,
-        hooks: Option<Hooks>,
-        expiry: Option<Pin<Box<tokio::time::Sleep>>>,
-        expired: bool,
-    }
-
-    impl<B> PinnedDrop for ObservedBody<B> {
-        fn drop(this: Pin<&mut Self>) {
-            // Dropped before the final status arrived: the caller gave up on the call.
-            if let Some(hooks) = this.project().hooks.take() {
-                end_stream(&hooks, &Status::cancelled("the response was dropped before it ended"));
-            }
-        }
-    }
-}
-
-/// Runs the end hooks of a call whose response is a stream: the body sees its end. Any other
-/// call ends in the generated client's method, which may also send it again.
-fn end_stream(hooks: &Hooks, status: &Status) {
-    if hooks.context.method().kind().is_server_streaming() {
-        hooks.on_end(status);
-    }
-}
-
-impl<B> Body for ObservedBody<B>
-where
-    B: Body<Data = Bytes>,
-    B::Error: Into<StdError>,
-{
-    type Data = Bytes;
-    type Error = B::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Bytes>, B::Error>>> {
-        let this = self.project();
-        if *this.expired {
-            return Poll::Ready(None);
-        }
-        let expired = this
-            .expiry
-            .as_mut()
-            .is_some_and(|expiry| expiry.as_mut().poll(cx).is_ready());
-        let mut frame = match expired {
-            true => {
-                // The deadline passed: the response ends here, as if the server had said so.
-                *this.expired = true;
-                let mut trailers = http::HeaderMap::new();
-                Status::deadline_exceeded("deadline exceeded")
-                    .add_header(&mut trailers)
-                    .ok();
-                Some(Ok(http_body::Frame::trailers(trailers)))
-            }
-            false => ready!(this.inner.poll_frame(cx)),
-        };
-        if let Some(Ok(frame)) = &mut frame
-            && let Some(trailers) = frame.trailers_mut()
-        {
-            sanitize_status(trailers);
-        }
-        if this.hooks.is_some() {
-            match &frame {
-                Some(Ok(frame)) => {
-                    if let Some(trailers) = frame.trailers_ref()
-                        && let Some(hooks) = this.hooks.take()
-                    {
-                        *hooks.context.trailers() = MetadataMap::from_headers(trailers.clone());
-                        let status = Status::from_header_map(trailers).unwrap_or_else(|| {
-                            Status::internal("the response trailers carry no grpc-status")
-                        });
-                        end_stream(&hooks, &status);
-                    }
-                }
-                Some(Err(_)) => {
-                    if let Some(hooks) = this.hooks.take() {
-                        end_stream(&hooks, &Status::unavailable("the response body failed"));
-                    }
-                }
-                None => {
-                    if let Some(hooks) = this.hooks.take() {
-                        end_stream(
-                            &hooks,
-                            &Status::internal("the response ended without a status"),
-                        );
-                    }
-                }
-            }
-        }
-        Poll::Ready(frame)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.expired || self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
     }
 }

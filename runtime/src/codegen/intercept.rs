@@ -14,6 +14,7 @@ use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder, EncodeBuf, Encoder
 use tonic::codegen::http::HeaderMap;
 use tonic::codegen::{Body, Bytes, http};
 
+use super::size_limit::map_headers;
 use crate::MethodInfo;
 use crate::interceptor::{AnyMessage, Hooks};
 use crate::interceptors::Recovery;
@@ -123,11 +124,13 @@ where
 }
 
 /// What guards a served call's response body besides the call chain: the deadline that ends
-/// it, and the recovery that turns a panic into `INTERNAL` trailers.
+/// it, the recovery that turns a panic into `INTERNAL` trailers, and whether its trailers may
+/// carry tonic's size error, to be sent RESOURCE_EXHAUSTED ([`map_headers`]).
 pub(crate) struct Guard {
     pub(crate) method: &'static MethodInfo,
     pub(crate) deadline: Option<Instant>,
     pub(crate) recovery: Option<Arc<Recovery>>,
+    pub(crate) size_error_trailers: bool,
 }
 
 impl Guard {
@@ -137,6 +140,7 @@ impl Guard {
             method,
             deadline: None,
             recovery: None,
+            size_error_trailers: false,
         }
     }
 
@@ -149,26 +153,29 @@ impl Guard {
     }
 }
 
-/// Finishes a server response: adds the trailers a handler attached to it and those the
-/// interceptors set, runs the end hooks with the final status, and guards the body with the
-/// call's deadline and panic recovery. A response that needs none of this is returned as it is.
+/// Finishes a server response: sends a size error RESOURCE_EXHAUSTED, adds the trailers a
+/// handler attached to it and those the interceptors set, runs the end hooks with the final
+/// status, and guards the body with the call's deadline and panic recovery. A response that
+/// needs none of this is returned as it is.
 pub(crate) fn finish_response(
     response: http::Response<TonicBody>,
     hooks: Option<Hooks>,
     guard: Guard,
 ) -> http::Response<TonicBody> {
     let (mut parts, body) = response.into_parts();
+    // A trailers-only response (an error before any message) has its status in the head.
+    map_headers(&mut parts.headers);
     let handler_trailers = parts.extensions.remove::<ResponseTrailers>();
     if handler_trailers.is_none()
         && hooks.is_none()
         && guard.deadline.is_none()
         && guard.recovery.is_none()
+        && !guard.size_error_trailers
     {
         return http::Response::from_parts(parts, body);
     }
     if let Some(hooks) = &hooks {
         merge_trailers(&mut parts.headers, &hooks.context.headers());
-        // A trailers-only response (an error before any message) has its status in the head.
         if let Some(status) = Status::from_header_map(&parts.headers) {
             merge_trailers(&mut parts.headers, &hooks.context.trailers());
             if let Err(recovered) = guard.catch(|| hooks.on_end(&status)) {
@@ -190,8 +197,9 @@ pub(crate) fn finish_response(
     http::Response::from_parts(parts, body)
 }
 
-/// A server response body that completes the final trailers, ends the response
-/// `DEADLINE_EXCEEDED` at the call's deadline, and `INTERNAL` if it panics.
+/// A server response body that completes the final trailers (with gRPC's code for a size
+/// error), ends the response `DEADLINE_EXCEEDED` at the call's deadline, and `INTERNAL` if it
+/// panics.
 struct ServerBody {
     /// `None` once the response ended early (deadline, panic): the stream is dropped then.
     inner: Option<TonicBody>,
@@ -205,6 +213,7 @@ impl ServerBody {
     /// Completes the final trailers and runs the end hooks; `INTERNAL` trailers instead if
     /// that panics.
     fn finish(&mut self, trailers: &mut HeaderMap) {
+        map_headers(trailers);
         let handler_trailers = self.handler_trailers.take();
         let hooks = self.hooks.take();
         let finished = self

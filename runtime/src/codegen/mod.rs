@@ -7,7 +7,9 @@
 mod client;
 pub mod contract;
 mod intercept;
+mod observed;
 mod server;
+mod size_limit;
 
 pub use client::{ClientCore, Transport};
 pub use server::{RequestBody, ServedMessage, ServerCore, ServerFuture};

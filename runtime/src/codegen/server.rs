@@ -281,6 +281,12 @@ impl ServerCore {
         let recovery = self.interceptors.recovery().cloned();
         let check = method.request_check();
         let timed = request.headers().contains_key("grpc-timeout");
+        // Where tonic's size error can reach the final trailers rather than a trailers-only
+        // head: from its encoder, which has no limit unless one is set, and from a request
+        // stream that a bidi handler reads while it replies.
+        let kind = method.kind();
+        let size_error_trailers = self.config.max_encoding_message_size.is_some()
+            || (kind.is_client_streaming() && kind.is_server_streaming());
         if head.is_none() && calls.is_none() && recovery.is_none() && !timed {
             // Nothing runs before the check: it needs no future of its own.
             if let Some(check) = check
@@ -289,11 +295,11 @@ impl ServerCore {
                 return Box::pin(std::future::ready(Ok(status.into_http())));
             }
             return Box::pin(async move {
-                Ok(finish_response(
-                    respond(request, None).await,
-                    None,
-                    Guard::none(method),
-                ))
+                let guard = Guard {
+                    size_error_trailers,
+                    ..Guard::none(method)
+                };
+                Ok(finish_response(respond(request, None).await, None, guard))
             });
         }
         let arrived = Instant::now();
@@ -347,6 +353,7 @@ impl ServerCore {
                 method,
                 deadline,
                 recovery,
+                size_error_trailers,
             };
             Ok(finish_response(response, hooks, guard))
         })
