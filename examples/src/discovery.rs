@@ -38,6 +38,15 @@ impl EtcdConfig {
     }
 }
 
+/// Fails, saying how to build with it, when this build has no etcd support: a binary checks
+/// before it starts anything.
+pub fn available() -> Result<(), BoxError> {
+    #[cfg(not(feature = "etcd"))]
+    return Err(not_built());
+    #[cfg(feature = "etcd")]
+    Ok(())
+}
+
 /// The error when the crate was built without etcd support.
 #[cfg(not(feature = "etcd"))]
 fn not_built() -> BoxError {

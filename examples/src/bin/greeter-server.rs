@@ -170,6 +170,9 @@ struct Registry {
 }
 
 async fn run(config: ServerConfig, registry: Option<Registry>) -> Result<(), server::BoxError> {
+    if registry.is_some() {
+        discovery::available()?;
+    }
     let router = server::router(&config).await?;
     let listener = TcpListener::bind(config.addr)
         .await
