@@ -138,19 +138,11 @@ pub async fn discover(
     client: &ClientConfig,
 ) -> Result<(greeter_runtime::etcd::Discovery, tonic::codegen::http::Uri), BoxError> {
     use greeter_runtime::etcd::{Instance, Registry};
-    use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
+    use tonic::transport::Endpoint;
 
     let service = crate::pb::greeter_methods::SERVICE_NAME;
     let tls = match &client.tls_ca {
-        Some(ca) => {
-            let pem = std::fs::read(ca)
-                .map_err(|error| format!("cannot read {}: {error}", ca.display()))?;
-            let mut tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem));
-            if let Some(domain) = &client.tls_domain {
-                tls = tls.domain_name(domain.clone());
-            }
-            Some(tls)
-        }
+        Some(ca) => Some(crate::tls::client_tls(ca, client.tls_domain.as_deref())?),
         None if client.tls_domain.is_some() => {
             return Err("TLS needs the CA that signed the servers (--tls-ca)".into());
         }
@@ -214,9 +206,5 @@ pub async fn connect(
 #[cfg(feature = "etcd")]
 fn is_loopback(address: &str) -> bool {
     let host = address.rsplit_once(':').map_or(address, |(host, _)| host);
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    crate::client::is_loopback_host(host)
 }

@@ -20,6 +20,7 @@ pub mod client;
 pub mod discovery;
 pub mod interop;
 pub mod server;
+pub mod tls;
 
 /// Code generated from `proto/greeter/v1/greeter.proto` (package `greeter.v1`).
 pub mod pb {

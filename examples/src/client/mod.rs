@@ -25,7 +25,7 @@ use tokio_stream::{Stream, StreamExt};
 use tonic::codegen::http::Uri;
 use tonic::codegen::http::uri::Scheme;
 use tonic::metadata::MetadataMap;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Status, Streaming};
 
 use crate::pb::{HelloRequest, HelloResponse, greeter_client, greeter_contract};
@@ -132,17 +132,9 @@ pub async fn open_channel(config: &ClientConfig) -> Result<(Channel, Uri), BoxEr
     }
     let mut endpoint =
         Endpoint::from(uri).connect_timeout(config.timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT));
-    if tls_on {
-        let mut tls = ClientTlsConfig::new();
-        if let Some(ca) = &config.tls_ca {
-            let pem = std::fs::read(ca)
-                .map_err(|error| format!("cannot read {}: {error}", ca.display()))?;
-            tls = tls.ca_certificate(Certificate::from_pem(pem));
-        }
-        if let Some(domain) = &config.tls_domain {
-            tls = tls.domain_name(domain.clone());
-        }
-        endpoint = endpoint.tls_config(tls)?;
+    if let Some(ca) = config.tls_ca.as_deref().filter(|_| tls_on) {
+        endpoint =
+            endpoint.tls_config(crate::tls::client_tls(ca, config.tls_domain.as_deref())?)?;
     }
     let origin = endpoint.uri().clone();
     let channel = endpoint
@@ -191,15 +183,17 @@ fn client_chain(
 
 /// Whether `uri` names this machine (`localhost`, `127.0.0.0/8`, `::1`).
 fn is_loopback(uri: &Uri) -> bool {
-    match uri.host() {
-        Some("localhost") => true,
-        Some(host) => host
+    uri.host().is_some_and(is_loopback_host)
+}
+
+/// Whether `host` (a name or an address, IPv6 in brackets or not) is this machine.
+pub(crate) fn is_loopback_host(host: &str) -> bool {
+    host == "localhost"
+        || host
             .trim_start_matches('[')
             .trim_end_matches(']')
             .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback()),
-        None => false,
-    }
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Sets the `client-os` request metadata every Greeter method declares.

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use tonic::codegen::http::Uri;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 use super::pb::test_service_client::TestServiceClient;
 use super::pb::unimplemented_service_client::UnimplementedServiceClient;
@@ -75,13 +75,9 @@ impl ClientConfig {
                 );
             }
         };
-        let pem = std::fs::read(ca_file)
-            .map_err(|error| format!("cannot read --ca_file {}: {error}", ca_file.display()))?;
-        Ok(Some(
-            ClientTlsConfig::new()
-                .ca_certificate(Certificate::from_pem(pem))
-                .domain_name(self.claimed_host()),
-        ))
+        let tls = crate::tls::client_tls(ca_file, Some(self.claimed_host()))
+            .map_err(|error| format!("--ca_file: {error}"))?;
+        Ok(Some(tls))
     }
 
     /// The host name the server must be known by.

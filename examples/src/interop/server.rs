@@ -3,13 +3,13 @@
 
 use std::error::Error;
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use greeter_runtime::Interceptors;
 use greeter_runtime::interceptors::{Logging, Recovery};
 use tokio::net::TcpListener;
+use tonic::transport::Server;
 use tonic::transport::server::{Router, TcpIncoming};
-use tonic::transport::{Identity, Server, ServerTlsConfig};
 
 use super::pb::{self, test_service_server::TestServiceServer};
 use super::{ECHO_INITIAL, EchoMetadata, InteropService};
@@ -88,13 +88,7 @@ pub async fn router(tls: Option<&TlsFiles>) -> Result<Router, BoxError> {
 
     let mut builder = Server::builder();
     if let Some(files) = tls {
-        let tls = ServerTlsConfig::new().identity(read_identity(files)?);
-        builder = builder.tls_config(tls).map_err(|error| {
-            format!(
-                "invalid TLS certificate or key: {}",
-                crate::error_chain(&error)
-            )
-        })?;
+        builder = crate::tls::serve_tls(builder, &files.cert, &files.key)?;
     }
     Ok(builder
         .add_service(health)
@@ -125,12 +119,4 @@ pub async fn serve(
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await?;
     Ok(())
-}
-
-/// Reads the PEM files once, at startup (so blocking reads are fine).
-fn read_identity(files: &TlsFiles) -> Result<Identity, BoxError> {
-    let read = |path: &Path| {
-        std::fs::read(path).map_err(|error| format!("cannot read {}: {error}", path.display()))
-    };
-    Ok(Identity::from_pem(read(&files.cert)?, read(&files.key)?))
 }

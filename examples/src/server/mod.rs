@@ -11,7 +11,7 @@ pub mod units;
 use std::error::Error;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use greeter_runtime::Interceptors;
 use greeter_runtime::interceptors::{
@@ -19,7 +19,6 @@ use greeter_runtime::interceptors::{
 };
 use tokio::net::TcpListener;
 use tonic::transport::server::Router;
-use tonic::transport::{Identity, ServerTlsConfig};
 
 pub use quota::Quota;
 pub use service::{GreeterService, QUOTA_EXCEEDED_MESSAGE, ResponseStream};
@@ -161,15 +160,7 @@ pub async fn router(config: &ServerConfig) -> Result<Router, BoxError> {
 
     let mut builder = config.serving.builder();
     if let Some((cert, key)) = &config.tls {
-        let tls = ServerTlsConfig::new()
-            .identity(read_identity(cert, key)?)
-            .timeout(TLS_HANDSHAKE_TIMEOUT);
-        builder = builder.tls_config(tls).map_err(|error| {
-            format!(
-                "invalid TLS certificate or key: {}",
-                crate::error_chain(&error)
-            )
-        })?;
+        builder = crate::tls::serve_tls(builder, cert, key)?;
     }
     Ok(builder
         .add_service(health)
@@ -209,12 +200,4 @@ impl Validate for pb::HelloRequest {
             format!("must be at most {MAX_NAME_CHARS} characters, not {chars}"),
         );
     }
-}
-
-/// Reads the PEM files once, at startup (so blocking reads are fine).
-fn read_identity(cert: &Path, key: &Path) -> Result<Identity, BoxError> {
-    let read = |path: &Path| {
-        std::fs::read(path).map_err(|error| format!("cannot read {}: {error}", path.display()))
-    };
-    Ok(Identity::from_pem(read(cert)?, read(key)?))
 }

@@ -11,9 +11,9 @@
 //! goes, so a generated client built on the channel spreads its calls over whatever is running.
 //!
 //! The value of each key is the JSON of etcd's own endpoints manager,
-//! `{"Addr":"host:port","Metadata":{…}}`: grpc-go's etcd resolver (target
-//! `etcd:///<prefix>/<service>`) finds instances registered here, and discovery here finds
-//! instances that grpc-go's endpoints manager registered.
+//! `{"Addr":"host:port","Metadata":{…}}`, the format grpc-go's etcd resolver (target
+//! `etcd:///<prefix>/<service>`) reads and its endpoints manager writes. (The unit tests check
+//! the format, Go's `null` and non-string metadata included; no Go peer runs in the tests.)
 //!
 //! ```no_run
 //! use std::time::Duration;
