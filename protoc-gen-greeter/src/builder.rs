@@ -172,9 +172,13 @@ impl Builder {
             .protoc
             .clone()
             .or_else(|| std::env::var_os("PROTOC").map(PathBuf::from));
-        let descriptor_set = match &protoc {
-            Some(protoc) => compile_with_protoc(protoc, &protos, &includes)?,
-            None => compile_with_protox(&protos, &includes)?,
+        let (descriptor_set, pool) = match &protoc {
+            Some(protoc) => (compile_with_protoc(protoc, &protos, &includes)?, None),
+            None => {
+                let compiled = crate::protox_set::compile(&protos, &includes)
+                    .map_err(|e| invalid_input(format!("{e:?}")))?;
+                (compiled.set, compiled.pool)
+            }
         };
         if let Some(path) = &self.file_descriptor_set_path {
             std::fs::write(path, &descriptor_set)?;
@@ -183,7 +187,10 @@ impl Builder {
         let descriptors =
             crate::FileDescriptorSet::decode(prost::bytes::Bytes::from(descriptor_set))
                 .map_err(crate::Error::from)
-                .and_then(|set| Descriptors::load(set.file))
+                .and_then(|set| match pool {
+                    Some(pool) => Descriptors::load_with_pool(set.file, pool),
+                    None => Descriptors::load(set.file),
+                })
                 .map_err(|e| io::Error::other(e.to_string()))?;
         if !self.skip_rerun_if_changed {
             println!("cargo:rerun-if-env-changed=PROTOC");
@@ -231,16 +238,6 @@ fn descriptor_name(proto: &Path, includes: &[&Path]) -> io::Result<String> {
             .collect::<Vec<_>>()
             .join(", ")
     )))
-}
-
-fn compile_with_protox(protos: &[&Path], includes: &[&Path]) -> io::Result<Vec<u8>> {
-    let mut compiler =
-        protox::Compiler::new(includes).map_err(|e| io::Error::other(e.to_string()))?;
-    compiler.include_imports(true).include_source_info(true);
-    compiler
-        .open_files(protos)
-        .map_err(|e| invalid_input(format!("{e:?}")))?;
-    Ok(compiler.encode_file_descriptor_set())
 }
 
 fn compile_with_protoc(protoc: &Path, protos: &[&Path], includes: &[&Path]) -> io::Result<Vec<u8>> {

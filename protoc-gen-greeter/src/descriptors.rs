@@ -58,44 +58,21 @@ impl Descriptors {
     /// Checks and indexes `files`, which must list every import before its importer (as protoc and
     /// protox write them).
     pub fn load(files: Vec<Bytes>) -> Result<Self, Error> {
-        let mut indexed = Vec::with_capacity(files.len());
-        let mut by_name = HashMap::with_capacity(files.len());
-        for bytes in files {
-            let header = FileHeader::decode(bytes.as_ref())?;
-            let name = header.name.unwrap_or_default();
-            let syntax = header.syntax.as_deref().unwrap_or_default();
-            if !matches!(syntax, "" | "proto2" | "proto3") {
-                return Err(Error::Unsupported {
-                    file: name,
-                    message: format!("syntax `{syntax}` is not supported; use proto2 or proto3"),
-                });
-            }
-            let imports = header
-                .dependency
-                .iter()
-                .map(|import| {
-                    by_name.get(import).copied().ok_or_else(|| {
-                        Error::Descriptors(format!(
-                            "`{name}` imports `{import}`, which is not before it in the request"
-                        ))
-                    })
-                })
-                .collect::<Result<_, _>>()?;
-            if by_name.insert(name.clone(), indexed.len()).is_some() {
-                return Err(Error::Descriptors(format!(
-                    "`{name}` appears twice in the request"
-                )));
-            }
-            indexed.push(InputFile {
-                name,
-                package: header.package.unwrap_or_default(),
-                imports,
-                bytes,
-            });
-        }
-        let pool = pool_without_comments(&indexed)?;
+        let (files, by_name) = index_files(files)?;
+        let pool = pool_without_comments(&files)?;
         Ok(Self {
-            files: indexed,
+            files,
+            by_name,
+            pool,
+        })
+    }
+
+    /// [`Descriptors::load`] with the pool already built (protox builds one as it compiles):
+    /// `pool` must hold every file of `files`, without comments.
+    pub fn load_with_pool(files: Vec<Bytes>, pool: DescriptorPool) -> Result<Self, Error> {
+        let (files, by_name) = index_files(files)?;
+        Ok(Self {
+            files,
             by_name,
             pool,
         })
@@ -145,6 +122,46 @@ impl Descriptors {
     }
 }
 
+/// Checks each file's header and indexes the files by name.
+fn index_files(files: Vec<Bytes>) -> Result<(Vec<InputFile>, HashMap<String, usize>), Error> {
+    let mut indexed = Vec::with_capacity(files.len());
+    let mut by_name = HashMap::with_capacity(files.len());
+    for bytes in files {
+        let header = FileHeader::decode(bytes.as_ref())?;
+        let name = header.name.unwrap_or_default();
+        let syntax = header.syntax.as_deref().unwrap_or_default();
+        if !matches!(syntax, "" | "proto2" | "proto3") {
+            return Err(Error::Unsupported {
+                file: name,
+                message: format!("syntax `{syntax}` is not supported; use proto2 or proto3"),
+            });
+        }
+        let imports = header
+            .dependency
+            .iter()
+            .map(|import| {
+                by_name.get(import).copied().ok_or_else(|| {
+                    Error::Descriptors(format!(
+                        "`{name}` imports `{import}`, which is not before it in the request"
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        if by_name.insert(name.clone(), indexed.len()).is_some() {
+            return Err(Error::Descriptors(format!(
+                "`{name}` appears twice in the request"
+            )));
+        }
+        indexed.push(InputFile {
+            name,
+            package: header.package.unwrap_or_default(),
+            imports,
+            bytes,
+        });
+    }
+    Ok((indexed, by_name))
+}
+
 /// Builds the pool in one pass from the files stripped of `source_code_info`: the pool keeps two
 /// copies of each file, and comments are most of a file's size.
 fn pool_without_comments(files: &[InputFile]) -> Result<DescriptorPool, Error> {
@@ -166,14 +183,25 @@ fn pool_without_comments(files: &[InputFile]) -> Result<DescriptorPool, Error> {
 
 /// Copies the encoded message `bytes` into `out` without its occurrences of field `field`.
 fn strip_field(bytes: &[u8], field: u32, out: &mut Vec<u8>) -> Result<(), prost::DecodeError> {
+    each_field(bytes, |tag, encoded| {
+        if tag != field {
+            out.extend_from_slice(encoded);
+        }
+    })
+}
+
+/// Calls `visit` with each field of the encoded message `bytes`, in order: its number and its
+/// whole encoding (key included).
+pub(crate) fn each_field<'a>(
+    bytes: &'a [u8],
+    mut visit: impl FnMut(u32, &'a [u8]),
+) -> Result<(), prost::DecodeError> {
     let mut rest = bytes;
     while !rest.is_empty() {
         let start = rest;
         let (tag, wire_type) = decode_key(&mut rest)?;
         skip_field(wire_type, tag, &mut rest, DecodeContext::default())?;
-        if tag != field {
-            out.extend_from_slice(&start[..start.len() - rest.len()]);
-        }
+        visit(tag, &start[..start.len() - rest.len()]);
     }
     Ok(())
 }

@@ -27,6 +27,7 @@ mod generate;
 mod model;
 mod names;
 mod options;
+mod protox_set;
 
 use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
