@@ -8,6 +8,7 @@
 //! decodes, chunk by chunk, only the files a chunk needs.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
 
 use prost::Message;
 use prost::bytes::Bytes;
@@ -47,11 +48,15 @@ pub struct InputFile {
 }
 
 /// Every input file, in input order (imports before importers), and the descriptor pool.
+///
+/// The pool is built on first use ([`Descriptors::pool`]): generation starts prost-build on the
+/// first chunks while another thread builds it, since only rendering needs it.
 pub struct Descriptors {
     pub files: Vec<InputFile>,
     by_name: HashMap<String, usize>,
-    /// Every file without its comments: options (custom ones included) and names.
-    pub pool: DescriptorPool,
+    /// Every file without its comments: options (custom ones included) and names; or why the
+    /// files do not make one.
+    pool: OnceLock<Result<DescriptorPool, String>>,
 }
 
 impl Descriptors {
@@ -59,11 +64,10 @@ impl Descriptors {
     /// protox write them).
     pub fn load(files: Vec<Bytes>) -> Result<Self, Error> {
         let (files, by_name) = index_files(files)?;
-        let pool = pool_without_comments(&files)?;
         Ok(Self {
             files,
             by_name,
-            pool,
+            pool: OnceLock::new(),
         })
     }
 
@@ -74,8 +78,17 @@ impl Descriptors {
         Ok(Self {
             files,
             by_name,
-            pool,
+            pool: OnceLock::from(Ok(pool)),
         })
+    }
+
+    /// Every file without its comments: options (custom ones included) and names. Built on the
+    /// first call; a call while another thread builds it waits for that one.
+    pub fn pool(&self) -> Result<&DescriptorPool, Error> {
+        self.pool
+            .get_or_init(|| pool_without_comments(&self.files))
+            .as_ref()
+            .map_err(|message| Error::Descriptors(message.clone()))
     }
 
     /// The index of the file named `name`.
@@ -164,12 +177,13 @@ fn index_files(files: Vec<Bytes>) -> Result<(Vec<InputFile>, HashMap<String, usi
 
 /// Builds the pool in one pass from the files stripped of `source_code_info`: the pool keeps two
 /// copies of each file, and comments are most of a file's size.
-fn pool_without_comments(files: &[InputFile]) -> Result<DescriptorPool, Error> {
+fn pool_without_comments(files: &[InputFile]) -> Result<DescriptorPool, String> {
     let mut set = Vec::with_capacity(files.iter().map(|f| f.bytes.len() / 4).sum());
     let mut stripped = Vec::new();
     for file in files {
         stripped.clear();
-        strip_field(&file.bytes, SOURCE_CODE_INFO_FIELD, &mut stripped)?;
+        strip_field(&file.bytes, SOURCE_CODE_INFO_FIELD, &mut stripped)
+            .map_err(|e| format!("`{}`: {e}", file.name))?;
         encode_key(
             FILE_DESCRIPTOR_SET_FILE_FIELD,
             WireType::LengthDelimited,
@@ -178,7 +192,7 @@ fn pool_without_comments(files: &[InputFile]) -> Result<DescriptorPool, Error> {
         encode_varint(stripped.len() as u64, &mut set);
         set.extend_from_slice(&stripped);
     }
-    DescriptorPool::decode(set.as_slice()).map_err(|e| Error::Descriptors(e.to_string()))
+    DescriptorPool::decode(set.as_slice()).map_err(|e| e.to_string())
 }
 
 /// Copies the encoded message `bytes` into `out` without its occurrences of field `field`.
@@ -263,7 +277,8 @@ mod tests {
         assert!(stripped.source_code_info.is_none());
         assert!(
             descriptors
-                .pool
+                .pool()
+                .unwrap()
                 .get_file_by_name("a.proto")
                 .unwrap()
                 .file_descriptor_proto()

@@ -158,7 +158,7 @@ fn generate_with(
 ) -> Result<(), Error> {
     let plan = plan(descriptors, files_to_generate, parallelism)?;
     let mut written = Vec::new();
-    run_plan(
+    let generated = run_plan(
         descriptors,
         options,
         &plan,
@@ -167,7 +167,11 @@ fn generate_with(
             written.push(file.name.clone());
             emit(file)
         },
-    )?;
+    );
+    // Descriptors that make no pool are reported as such, whatever else failed, and even when
+    // nothing rendered needed the pool.
+    descriptors.pool()?;
+    generated?;
     if let Some(include_file) = &options.include_file {
         let modules: Vec<&Module> = plan
             .packages
@@ -328,6 +332,8 @@ fn run_plan(
     let wake = Condvar::new();
     let (sender, receiver) = mpsc::channel();
     std::thread::scope(|scope| {
+        // Only rendering needs the pool: it is built beside the first prost-build chunks.
+        scope.spawn(|| descriptors.pool().map(|_| ()));
         for _ in 0..threads {
             let sender = sender.clone();
             let (lock, wake, build, render) = (&lock, &wake, &build, &render);

@@ -84,7 +84,7 @@ pub(super) fn render_package(
         .map(|service| {
             Ok(generate_service(
                 &cx,
-                &Service::new(service, &descriptors.pool, &options.extern_paths)?,
+                &Service::new(service, descriptors.pool()?, &options.extern_paths)?,
             ))
         })
         .collect::<Result<Vec<_>, Error>>()?;
@@ -99,7 +99,7 @@ pub(super) fn render_package(
         .collect();
     // Every message of the package can be a status detail.
     let messages =
-        crate::contract::package_messages(&descriptors.pool, &sources, &options.extern_paths);
+        crate::contract::package_messages(descriptors.pool()?, &sources, &options.extern_paths);
     if !messages.is_empty() {
         services.push(contract::detail_impls(&cx, &messages));
     }
