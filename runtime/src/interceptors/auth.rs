@@ -215,17 +215,25 @@ impl HeadInterceptor for BearerAuth {
     }
 }
 
+/// Whether `a` and `b` are equal, in a time that depends on their lengths only (`subtle`, so the
+/// optimiser cannot turn the comparison into an early return).
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+    bool::from(subtle::ConstantTimeEq::ct_eq(a, b))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::interceptor::Side;
+
+    #[test]
+    fn tokens_are_equal_only_byte_for_byte() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secret", b"secret2"));
+        assert!(!constant_time_eq(b"secret", b""));
+        assert!(constant_time_eq(b"", b""));
+    }
 
     async fn call_with(authorization: Option<&str>) -> Result<(), Status> {
         call_on(&BearerAuth::new("secret"), "/t.S/M", authorization)
