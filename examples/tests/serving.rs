@@ -10,10 +10,10 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
-use common::{PROMPT, TestServer, start};
+use common::{PROMPT, start};
 use greeter_examples::client::{self, ClientConfig};
 use greeter_examples::pb::HelloRequest;
-use greeter_examples::server::{self, ServerConfig, Serving};
+use greeter_examples::server::{self, LocalServer, ServerConfig, Serving};
 use prost::Message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -29,7 +29,7 @@ fn serving(serving: Serving) -> ServerConfig {
     }
 }
 
-async fn connect(server: &TestServer) -> client::GreeterClient {
+async fn connect(server: &LocalServer) -> client::GreeterClient {
     let config = ClientConfig {
         addr: format!("http://{}", server.addr),
         ..ClientConfig::default()
@@ -38,7 +38,7 @@ async fn connect(server: &TestServer) -> client::GreeterClient {
 }
 
 /// The stream limit the server advertises in its SETTINGS, read by a raw HTTP/2 client.
-async fn advertised_stream_limit(server: &TestServer) -> usize {
+async fn advertised_stream_limit(server: &LocalServer) -> usize {
     let tcp = TcpStream::connect(server.addr).await.unwrap();
     let (_send, mut connection) = h2::client::handshake(tcp).await.unwrap();
     let limit = poll_fn(|cx| {

@@ -2,45 +2,23 @@
 //! client library: all four modes, token auth, the per-name quota with its QuotaFailure detail,
 //! and a malformed `request-id`.
 
-use std::net::SocketAddr;
-
 use greeter_examples::client::{self, ClientConfig, GreeterClient};
 use greeter_examples::pb::{HelloRequest, greeter_contract};
-use greeter_examples::server::{self, ServerConfig};
+use greeter_examples::server::{self, LocalServer, ServerConfig};
 use greeter_runtime::status::{Details, QuotaFailure};
-use tokio::sync::oneshot;
 use tonic::Code;
 
-/// A running example server; dropping it shuts the server down.
-struct TestServer {
-    addr: SocketAddr,
-    _shutdown: oneshot::Sender<()>,
-}
-
-async fn start(quota: u32) -> TestServer {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (shutdown, stopped) = oneshot::channel::<()>();
-    let config = ServerConfig {
-        addr,
+/// The example server with `quota` calls per name; dropping it shuts the server down.
+async fn start(quota: u32) -> LocalServer {
+    LocalServer::start(ServerConfig {
         quota,
         ..ServerConfig::default()
-    };
-    tokio::spawn(async move {
-        let shutdown = async {
-            let _ = stopped.await;
-        };
-        server::serve_with_listener(config, listener, shutdown)
-            .await
-            .expect("server runs");
-    });
-    TestServer {
-        addr,
-        _shutdown: shutdown,
-    }
+    })
+    .await
+    .expect("server starts")
 }
 
-async fn connect(server: &TestServer, token: &str) -> GreeterClient {
+async fn connect(server: &LocalServer, token: &str) -> GreeterClient {
     client::connect(&ClientConfig {
         addr: format!("http://{}", server.addr),
         token: token.to_owned(),

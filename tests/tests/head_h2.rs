@@ -3,18 +3,16 @@
 //! never ends its streams. Calls without the token must be answered UNAUTHENTICATED from the
 //! request head alone, before (and without) the request body.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use greeter_examples::pb::{HelloRequest, HelloResponse};
-use greeter_examples::server::{self, ServerConfig};
+use greeter_examples::server::{self, LocalServer, ServerConfig};
 use h2::client::SendRequest;
 use h2::{Reason, SendStream};
 use http::HeaderMap;
 use prost::Message;
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 use tokio::time::timeout;
 
@@ -26,37 +24,18 @@ const MIB: u32 = 1024 * 1024;
 const PARTIAL: usize = 64 * 1024;
 const UNAUTHENTICATED: u32 = 16;
 
-/// A running example server (quota 0: unlimited); dropping it shuts the server down.
-struct TestServer {
-    addr: SocketAddr,
-    _shutdown: oneshot::Sender<()>,
-}
-
-async fn start() -> TestServer {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (shutdown, stopped) = oneshot::channel::<()>();
-    let config = ServerConfig {
-        addr,
+/// The example server with no quota; dropping it shuts the server down.
+async fn start() -> LocalServer {
+    LocalServer::start(ServerConfig {
         quota: 0,
         ..ServerConfig::default()
-    };
-    tokio::spawn(async move {
-        let shutdown = async {
-            let _ = stopped.await;
-        };
-        server::serve_with_listener(config, listener, shutdown)
-            .await
-            .expect("server runs");
-    });
-    TestServer {
-        addr,
-        _shutdown: shutdown,
-    }
+    })
+    .await
+    .expect("server starts")
 }
 
 /// Opens a plaintext HTTP/2 connection; the connection is driven by a background task.
-async fn connect(server: &TestServer) -> SendRequest<Bytes> {
+async fn connect(server: &LocalServer) -> SendRequest<Bytes> {
     let tcp = TcpStream::connect(server.addr).await.unwrap();
     let (client, connection) = h2::client::handshake(tcp).await.unwrap();
     tokio::spawn(async move {
@@ -184,7 +163,7 @@ async fn assert_rejected_unread(mut answer: Answer) {
 }
 
 /// Asserts an authenticated SayHello for `name` succeeds on a fresh connection.
-async fn assert_serves(server: &TestServer, name: &str) {
+async fn assert_serves(server: &LocalServer, name: &str) {
     let mut client = connect(server).await;
     let answer = call(
         &mut client,

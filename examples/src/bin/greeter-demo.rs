@@ -11,8 +11,6 @@ use greeter_examples::pb::greeter_contract::{self, bidi_hello, say_hello};
 use greeter_examples::pb::greeter_methods::SERVICE_NAME;
 use greeter_examples::server::{self, ServerConfig, text};
 use greeter_runtime::status::{BadRequest, Details};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 use tonic::transport::Endpoint;
 use tonic::{Code, Request, Status};
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -118,20 +116,14 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<Vec<String>, server::BoxError> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let config = ServerConfig {
-        addr,
+    let server = server::LocalServer::start(ServerConfig {
         quota: 1,
         // SayHello panics on this name: the demo shows the server recover from it.
         panic_on: Some(PANIC_NAME.to_owned()),
         ..ServerConfig::default()
-    };
-    let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(server::serve_with_listener(config, listener, async {
-        // A dropped sender stops the server too.
-        let _ = stopped.await;
-    }));
+    })
+    .await?;
+    let addr = server.addr;
     println!(
         "server: listening on {addr} (token {}, quota 1 per name)",
         server::DEFAULT_TOKEN
@@ -151,8 +143,7 @@ async fn run() -> Result<Vec<String>, server::BoxError> {
     let failed = client::all(&mut client, "demo", &mut std::io::stdout().lock()).await?;
     checks.expect_eq("all: failed commands", failed.len(), 0);
 
-    drop(stop);
-    server.await??;
+    server.stop().await?;
     println!("server: stopped");
     Ok(checks.failed)
 }

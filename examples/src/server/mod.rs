@@ -82,6 +82,41 @@ pub async fn serve(config: ServerConfig) -> Result<(), BoxError> {
     serve_with_listener(config, listener, ctrl_c()).await
 }
 
+/// A server serving in the background on a free loopback port, as the demo and the tests run
+/// it. Dropping it stops it too, but only [`stop`](Self::stop) says how serving ended.
+#[derive(Debug)]
+pub struct LocalServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    serving: tokio::task::JoinHandle<Result<(), BoxError>>,
+}
+
+impl LocalServer {
+    /// Serves `config` on a free port of 127.0.0.1 (its `addr` becomes that address).
+    pub async fn start(config: ServerConfig) -> Result<Self, BoxError> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let config = ServerConfig { addr, ..config };
+        let serving = tokio::spawn(serve_with_listener(config, listener, async {
+            // A dropped sender stops the server too.
+            let _ = stopped.await;
+        }));
+        Ok(Self {
+            addr,
+            stop,
+            serving,
+        })
+    }
+
+    /// Stops the server, lets the calls in flight finish, and returns how serving ended.
+    pub async fn stop(self) -> Result<(), BoxError> {
+        drop(self.stop);
+        self.serving.await?
+    }
+}
+
 /// Completes on ctrl-c (SIGINT); never completes if the signal cannot be watched.
 pub async fn ctrl_c() {
     if let Err(error) = tokio::signal::ctrl_c().await {
