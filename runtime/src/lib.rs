@@ -31,6 +31,7 @@ pub mod metadata;
 mod method;
 mod server;
 pub mod status;
+mod wire;
 
 pub use codegen::ServerCore;
 pub use interceptor::{CallInterceptor, HeadInterceptor, Interceptors};

@@ -151,15 +151,36 @@ impl Validate for HelloRequest {
     }
 }
 
+/// One interceptor of the standard server chain, to measure (c) with part of the chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Link {
+    /// Panic recovery.
+    Recovery,
+    /// Logging, with no tracing subscriber installed.
+    Logging,
+    /// Bearer auth on the head.
+    Auth,
+    /// Validation of every request message.
+    Validation,
+}
+
+impl Link {
+    pub const ALL: [Link; 4] = [Link::Recovery, Link::Logging, Link::Auth, Link::Validation];
+}
+
 /// The interceptors of (c): the standard server chain the example runs, outermost first: panic
 /// recovery, logging (no subscriber is installed, so it measures the interceptor, not a log
-/// writer), bearer auth on the head, validation of every request message.
-pub fn chain() -> Interceptors {
-    Interceptors::new()
-        .with_recovery(Recovery::new())
-        .with_call(Logging::new())
-        .with_head(BearerAuth::new(TOKEN))
-        .with_call(Validation::new().message::<HelloRequest>())
+/// writer), bearer auth on the head, validation of every request message; those of `links`
+/// only.
+pub fn chain(links: &[Link]) -> Interceptors {
+    links
+        .iter()
+        .fold(Interceptors::new(), |chain, link| match link {
+            Link::Recovery => chain.with_recovery(Recovery::new()),
+            Link::Logging => chain.with_call(Logging::new()),
+            Link::Auth => chain.with_head(BearerAuth::new(TOKEN)),
+            Link::Validation => chain.with_call(Validation::new().message::<HelloRequest>()),
+        })
 }
 
 /// The interceptor of (d): `BearerAuth`'s own check, as a tonic interceptor, so (c) and (d) do

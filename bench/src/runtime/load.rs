@@ -286,12 +286,13 @@ pub async fn measure(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::handlers::Link;
     use crate::runtime::plan::Variant;
     use crate::runtime::server;
 
     #[tokio::test]
     async fn every_variant_passes_the_checks_and_rejections_fail_them() {
-        let addrs = server::spawn_all().await.unwrap();
+        let addrs = server::spawn_all(&Link::ALL).await.unwrap();
         let fixture = Fixture::new(3);
         for (variant, addr) in &addrs {
             let mut client = connect(*addr).await.unwrap();
@@ -326,7 +327,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_window_counts_what_completed_inside_it() {
-        let addrs = server::spawn_all().await.unwrap();
+        let addrs = server::spawn_all(&Link::ALL).await.unwrap();
         let config = LoadConfig {
             connections: 1,
             concurrency: 2,

@@ -19,6 +19,7 @@ mod server;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use handlers::Link;
 use load::{Fixture, LoadConfig};
 use plan::{Mode, Variant};
 use report::{Results, Sample};
@@ -64,6 +65,9 @@ pub struct Args {
     /// Skip the h2load cross-check even when h2load is installed.
     #[arg(long)]
     pub no_h2load: bool,
+    /// The interceptors of (c), to measure what each costs (default: the whole standard chain).
+    #[arg(long, value_delimiter = ',')]
+    pub chain: Vec<Link>,
 }
 
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
@@ -104,7 +108,8 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         ),
     };
 
-    let servers = Servers::start(server_cpu)?;
+    let links = selected(&args.chain, &Link::ALL);
+    let servers = Servers::start(server_cpu, links.clone())?;
     if let Some(cpu) = load_cpu {
         server::pin(0, cpu)?;
     }
@@ -122,7 +127,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "{rounds} rounds × {} modes × {} variants, windows of {:?} after {:?} warm-up; \
          {} connections × {} calls in flight; {} messages per client/bidi stream; {pinning}; \
-         load average at start {}.\n",
+         (c) chain: {}; load average at start {}.\n",
         modes.len(),
         variants.len(),
         config.duration,
@@ -130,6 +135,11 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         config.connections,
         config.concurrency,
         config.stream_len,
+        links
+            .iter()
+            .map(|link| format!("{link:?}").to_lowercase())
+            .collect::<Vec<_>>()
+            .join(" → "),
         load_average(),
     );
 

@@ -12,7 +12,7 @@ use tonic::service::Routes;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 
-use super::handlers::{self, BenchGreeter};
+use super::handlers::{self, BenchGreeter, Link};
 use super::pb;
 use super::plan::Variant;
 
@@ -83,8 +83,9 @@ pub struct Servers {
 }
 
 impl Servers {
-    /// Starts the server thread (pinned to `cpu` when given) serving every variant.
-    pub fn start(cpu: Option<usize>) -> io::Result<Self> {
+    /// Starts the server thread (pinned to `cpu` when given) serving every variant, (c) with the
+    /// interceptors of `links`.
+    pub fn start(cpu: Option<usize>, links: Vec<Link>) -> io::Result<Self> {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -108,7 +109,7 @@ impl Servers {
                     }
                 };
                 runtime.block_on(async move {
-                    match spawn_all().await {
+                    match spawn_all(&links).await {
                         Ok(addrs) => {
                             let _ = ready_tx.send(Ok((addrs, clock)));
                             let _ = shutdown_rx.await;
@@ -143,7 +144,7 @@ impl Drop for Servers {
 }
 
 /// Binds a loopback port per variant and spawns its server on the current runtime.
-pub async fn spawn_all() -> io::Result<BTreeMap<Variant, SocketAddr>> {
+pub async fn spawn_all(links: &[Link]) -> io::Result<BTreeMap<Variant, SocketAddr>> {
     let mut addrs = BTreeMap::new();
     for variant in Variant::ALL {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -162,7 +163,7 @@ pub async fn spawn_all() -> io::Result<BTreeMap<Variant, SocketAddr>> {
             Variant::GreeterChain => serve_tonic(
                 Routes::new(
                     pb::greeter::greeter_server::GreeterServer::new(BenchGreeter)
-                        .with_interceptors(handlers::chain()),
+                        .with_interceptors(handlers::chain(links)),
                 ),
                 listener,
             ),

@@ -8,17 +8,18 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
-use tonic::Status;
 use tonic::body::Body as TonicBody;
 use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::codegen::http::HeaderMap;
 use tonic::codegen::{Body, Bytes, http};
+use tonic::{Code, Status};
 
 use super::size_limit::map_headers;
 use crate::MethodInfo;
 use crate::interceptor::{AnyMessage, Hooks};
 use crate::interceptors::Recovery;
 use crate::metadata::{ResponseTrailers, merge_trailers};
+use crate::wire::{GRPC_MESSAGE, GRPC_STATUS, GRPC_STATUS_DETAILS};
 
 /// The [`Access`](crate::interceptor::Access) of a payload that is one message.
 pub(crate) fn single<'x, M>(message: &'x mut M, name: &'static str) -> Option<AnyMessage<'x>>
@@ -176,7 +177,10 @@ pub(crate) fn finish_response(
     }
     if let Some(hooks) = &hooks {
         merge_trailers(&mut parts.headers, &hooks.context.headers());
-        if let Some(status) = Status::from_header_map(&parts.headers) {
+        // A trailers-only response: the call ends with its head.
+        if parts.headers.contains_key(&GRPC_STATUS)
+            && let Some(status) = Status::from_header_map(&parts.headers)
+        {
             merge_trailers(&mut parts.headers, &hooks.context.trailers());
             if let Err(recovered) = guard.catch(|| hooks.on_end(&status)) {
                 return recovered.into_http();
@@ -251,7 +255,7 @@ fn complete_trailers(
     if let Some(hooks) = hooks {
         if let Some(failure) = hooks.context.take_send_failure() {
             // The status the send hook gave, not tonic's INTERNAL wrapping of it.
-            for reserved in ["grpc-status", "grpc-message", "grpc-status-details-bin"] {
+            for reserved in [&GRPC_STATUS, &GRPC_MESSAGE, &GRPC_STATUS_DETAILS] {
                 trailers.remove(reserved);
             }
             if failure.add_header(trailers).is_err() {
@@ -261,9 +265,17 @@ fn complete_trailers(
             }
         }
         merge_trailers(trailers, &hooks.context.trailers());
-        let status = Status::from_header_map(trailers)
-            .unwrap_or_else(|| Status::internal("the response ended without a grpc-status"));
-        hooks.on_end(&status);
+        hooks.on_end(&final_status(trailers));
+    }
+}
+
+/// The status the final trailers send. Most calls end with `grpc-status` alone, read without
+/// the copy of the trailers `Status::from_header_map` makes for the status's metadata.
+fn final_status(trailers: &HeaderMap) -> Status {
+    match trailers.get(&GRPC_STATUS) {
+        Some(code) if trailers.len() == 1 => Status::new(Code::from_bytes(code.as_bytes()), ""),
+        _ => Status::from_header_map(trailers)
+            .unwrap_or_else(|| Status::internal("the response ended without a grpc-status")),
     }
 }
 

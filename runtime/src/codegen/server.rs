@@ -3,7 +3,9 @@
 //! the call chain around the handler, and the final trailers.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use tokio_stream::Stream;
@@ -25,6 +27,7 @@ use crate::interceptor::{
 };
 use crate::interceptors::Recovering;
 use crate::method::RequestCheck;
+use crate::wire::GRPC_TIMEOUT;
 use crate::{Interceptors, MethodInfo};
 
 /// The reply a generated server's `Service::call` returns.
@@ -218,27 +221,26 @@ impl<M> ServedMessage for M where
 async fn run_server_head<B>(
     chain: &Arc<[Arc<dyn HeadInterceptor>]>,
     method: &'static MethodInfo,
-    request: http::Request<B>,
-) -> Result<http::Request<B>, Status> {
-    let (mut parts, body) = request.into_parts();
-    let done = parts
-        .extensions
+    request: &mut http::Request<B>,
+) -> Result<(), Status> {
+    let done = request
+        .extensions()
         .get::<HeadDone>()
         .is_some_and(|done| Arc::ptr_eq(&done.0, chain));
-    if !done {
-        let mut metadata = MetadataMap::from_headers(std::mem::take(&mut parts.headers));
-        let mut head = Head::new(
-            Side::Server,
-            Some(method),
-            method.path(),
-            &mut metadata,
-            &mut parts.extensions,
-        );
-        let verdict = run_head(chain, &mut head).await;
-        parts.headers = metadata.into_headers();
-        verdict?;
+    if done {
+        return Ok(());
     }
-    Ok(http::Request::from_parts(parts, body))
+    let mut metadata = MetadataMap::from_headers(std::mem::take(request.headers_mut()));
+    let mut head = Head::new(
+        Side::Server,
+        Some(method),
+        method.path(),
+        &mut metadata,
+        request.extensions_mut(),
+    );
+    let verdict = run_head(chain, &mut head).await;
+    *request.headers_mut() = metadata.into_headers();
+    verdict
 }
 
 /// Reads the request metadata of a call as its method's contract declares it: the
@@ -258,6 +260,44 @@ const DEADLINE_MARGIN: Duration = Duration::from_millis(1);
 /// The client's address, from the connection info the transport put in the extensions.
 fn peer_of<B>(request: &http::Request<B>) -> Option<std::net::SocketAddr> {
     connect_info(request.extensions()).and_then(TcpConnectInfo::remote_addr)
+}
+
+pin_project_lite::pin_project! {
+    /// A response that is DEADLINE_EXCEEDED if it is not ready by the call's deadline. Unlike
+    /// `tokio::time::timeout_at` behind a `match`, the call's future has one place in the
+    /// enclosing future whether or not the call has a deadline.
+    struct Until<F> {
+        #[pin]
+        responding: F,
+        #[pin]
+        expiry: Option<tokio::time::Sleep>,
+    }
+}
+
+impl<F> Until<F> {
+    fn new(deadline: Option<Instant>, responding: F) -> Self {
+        Self {
+            responding,
+            expiry: deadline.map(|at| tokio::time::sleep_until(at.into())),
+        }
+    }
+}
+
+impl<F: Future<Output = http::Response<TonicBody>>> Future for Until<F> {
+    type Output = http::Response<TonicBody>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(response) = this.responding.poll(cx) {
+            return Poll::Ready(response);
+        }
+        match this.expiry.as_pin_mut().map(|expiry| expiry.poll(cx)) {
+            Some(Poll::Ready(())) => {
+                Poll::Ready(Status::deadline_exceeded("deadline exceeded").into_http())
+            }
+            _ => Poll::Pending,
+        }
+    }
 }
 
 impl ServerCore {
@@ -280,7 +320,7 @@ impl ServerCore {
         let calls = self.interceptors.call_chain().cloned();
         let recovery = self.interceptors.recovery().cloned();
         let check = method.request_check();
-        let timed = request.headers().contains_key("grpc-timeout");
+        let timed = request.headers().contains_key(&GRPC_TIMEOUT);
         // Where tonic's size error can reach the final trailers rather than a trailers-only
         // head: from its encoder, which has no limit unless one is set, and from a request
         // stream that a bidi handler reads while it replies.
@@ -304,7 +344,8 @@ impl ServerCore {
         }
         let arrived = Instant::now();
         let hooks = calls.map(|chain| {
-            let context = CallContext::new(Side::Server, method).with_peer(peer_of(&request));
+            let context =
+                CallContext::started_at(Side::Server, method, arrived).with_peer(peer_of(&request));
             Hooks::new(chain, Arc::new(context))
         });
         Box::pin(async move {
@@ -315,30 +356,22 @@ impl ServerCore {
                     let timeout = match timed {
                         false => Ok(None),
                         true => {
-                            timeout_of(request.headers().get("grpc-timeout").map(|v| v.as_bytes()))
+                            timeout_of(request.headers().get(&GRPC_TIMEOUT).map(|v| v.as_bytes()))
                         }
                     };
                     if let Ok(Some(timeout)) = timeout {
                         let at = arrived + timeout.saturating_sub(DEADLINE_MARGIN);
                         Deadline::tighten(request.extensions_mut(), at);
                     }
-                    if let Some(chain) = head {
-                        request = run_server_head(&chain, method, request).await?;
+                    if let Some(chain) = &head {
+                        run_server_head(chain, method, &mut request).await?;
                     }
                     timeout?;
                     if let Some(check) = check {
                         check_metadata(check, &mut request)?;
                     }
                     let deadline = request.extensions().get::<Deadline>().map(|d| d.0);
-                    let responding = respond(request, hooks_ref.cloned());
-                    let response = match deadline {
-                        None => responding.await,
-                        Some(at) => tokio::time::timeout_at(at.into(), responding)
-                            .await
-                            .unwrap_or_else(|_| {
-                                Status::deadline_exceeded("deadline exceeded").into_http()
-                            }),
-                    };
+                    let response = Until::new(deadline, respond(request, hooks_ref.cloned())).await;
                     Ok::<_, Status>((response, deadline))
                 },
                 recovery.clone(),

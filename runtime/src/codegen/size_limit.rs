@@ -10,6 +10,8 @@
 use tonic::codegen::http::{HeaderMap, HeaderValue};
 use tonic::{Code, Status};
 
+use crate::wire::GRPC_STATUS;
+
 /// How tonic's decoder begins the text of a message over the decoding limit.
 const DECODED_TOO_LARGE: &str = "Error, decoded message length too large: found ";
 /// How tonic's encoder begins the text of a message over the encoding limit.
@@ -47,14 +49,14 @@ pub(crate) fn is_size_error(status: &Status) -> bool {
 pub(crate) fn map_headers(headers: &mut HeaderMap) {
     // Most heads carry no status and most trailers another code: only OUT_OF_RANGE is parsed.
     if headers
-        .get("grpc-status")
+        .get(&GRPC_STATUS)
         .is_none_or(|code| Code::from_bytes(code.as_bytes()) != Code::OutOfRange)
     {
         return;
     }
     if Status::from_header_map(headers).is_some_and(|status| is_size_error(&status)) {
         headers.insert(
-            "grpc-status",
+            GRPC_STATUS.clone(),
             HeaderValue::from(Code::ResourceExhausted as i32),
         );
     }

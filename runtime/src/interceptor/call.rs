@@ -42,10 +42,15 @@ pub struct CallContext {
 impl CallContext {
     /// The context of a new call of `method`.
     pub fn new(side: Side, method: &'static MethodInfo) -> Self {
+        Self::started_at(side, method, Instant::now())
+    }
+
+    /// The context of a call of `method` that started at `started`.
+    pub(crate) fn started_at(side: Side, method: &'static MethodInfo, started: Instant) -> Self {
         Self {
             method,
             side,
-            started: Instant::now(),
+            started,
             peer: None,
             received: AtomicU64::new(0),
             sent: AtomicU64::new(0),

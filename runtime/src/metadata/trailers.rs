@@ -81,17 +81,10 @@ fn reserved(key: &str) -> bool {
 
 /// Appends `extra` to `trailers`, except the keys gRPC reserves for the status.
 pub(crate) fn merge_trailers(trailers: &mut HeaderMap, extra: &MetadataMap) {
-    let extra = extra.clone().into_headers();
-    let mut last = None;
-    for (name, value) in extra {
-        // `HeaderMap::into_iter` names only the first of several values of one key.
-        if let Some(name) = name {
-            last = Some(name);
-        }
-        if let Some(name) = &last
-            && !reserved(name.as_str())
-        {
-            trailers.append(name.clone(), value);
+    // `HeaderMap::iter` yields every value of a key, each with its name.
+    for (name, value) in extra.as_ref() {
+        if !reserved(name.as_str()) {
+            trailers.append(name.clone(), value.clone());
         }
     }
 }
