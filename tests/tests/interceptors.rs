@@ -489,6 +489,77 @@ async fn per_message_hooks_fire_once_per_message_over_long_streams() {
     assert_eq!(client_side.take(), (N, N, 1));
 }
 
+/// A [`Counter`] that says it does not wrap the call, and whose `call` fails the call if it
+/// runs anyway.
+#[derive(Default)]
+struct HooksOnly(Counter);
+
+impl CallInterceptor for HooksOnly {
+    fn call<'a>(&'a self, _: &'a mut Call<'_>, _: Next<'a>) -> InterceptFuture<'a> {
+        Box::pin(async {
+            Err(Status::internal(
+                "`call` ran on a chain that should skip it",
+            ))
+        })
+    }
+
+    fn wraps_call(&self) -> bool {
+        false
+    }
+
+    fn on_receive(
+        &self,
+        context: &CallContext,
+        message: &mut AnyMessage<'_>,
+    ) -> Result<(), Status> {
+        self.0.on_receive(context, message)
+    }
+
+    fn on_send(&self, context: &CallContext, message: &mut AnyMessage<'_>) -> Result<(), Status> {
+        self.0.on_send(context, message)
+    }
+
+    fn on_end(&self, context: &CallContext, status: &Status) {
+        self.0.on_end(context, status);
+    }
+}
+
+#[tokio::test]
+async fn an_interceptor_that_does_not_wrap_the_call_keeps_its_hooks_and_is_skipped_by_next() {
+    let server = Arc::new(HooksOnly::default());
+    let client_side = Arc::new(HooksOnly::default());
+    // Between two interceptors that wrap the call, on both sides.
+    let around = |hooks_only: Arc<HooksOnly>| {
+        Interceptors::new()
+            .with_call(StampTrailers)
+            .with_shared_call(hooks_only)
+            .with_call(StampTrailers)
+    };
+    let addr =
+        serve(GreeterServer::new(Counted::default()).with_interceptors(around(server.clone())))
+            .await;
+    let mut greeter = client(addr, around(client_side.clone())).await;
+
+    greeter.say_hello(hello("ann")).await.unwrap();
+    assert_eq!(server.0.take(), (1, 1, 1), "server: received, sent, ended");
+    assert_eq!(
+        client_side.0.take(),
+        (1, 1, 1),
+        "client: received, sent, ended"
+    );
+
+    let replies = greeter
+        .bidi_hello(names(3))
+        .await
+        .unwrap()
+        .into_inner()
+        .collect::<Vec<_>>()
+        .await;
+    assert_eq!(replies.len(), 3);
+    assert_eq!(server.0.take(), (3, 3, 1));
+    assert_eq!(client_side.0.take(), (3, 3, 1));
+}
+
 /// Adds a trailer and a header through the call context, on every call.
 struct StampTrailers;
 

@@ -289,7 +289,7 @@ impl<T: Transport> ClientCore<T> {
             deadline,
             payloads,
         };
-        let verdict = Next::new(&hooks.chain)
+        let verdict = Next::new(&hooks.chain.around)
             .run(&mut Call::new(&hooks.context, &mut exchange))
             .await
             // A send hook's own status, not what became of it on the wire.

@@ -97,7 +97,7 @@ where
                 payloads: Payloads::new(method, request, around.request, around.response),
             };
             let Around { hooks, .. } = around;
-            let verdict = Next::new(&hooks.chain)
+            let verdict = Next::new(&hooks.chain.around)
                 .run(&mut Call::new(&hooks.context, &mut exchange))
                 .await;
             exchange.payloads.finish(verdict)

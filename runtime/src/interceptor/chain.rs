@@ -31,8 +31,15 @@ use crate::interceptors::Recovery;
 #[derive(Clone, Default)]
 pub struct Interceptors {
     head: Option<Arc<[Arc<dyn HeadInterceptor>]>>,
-    call: Option<Arc<[Arc<dyn CallInterceptor>]>>,
+    call: Option<Arc<CallChain>>,
     recovery: Option<Arc<Recovery>>,
+}
+
+/// The call interceptors of a chain: every one, for the per-message and end hooks, and those
+/// that wrap the call ([`CallInterceptor::wraps_call`]), for [`Next`](super::Next).
+pub(crate) struct CallChain {
+    pub(crate) all: Box<[Arc<dyn CallInterceptor>]>,
+    pub(crate) around: Box<[Arc<dyn CallInterceptor>]>,
 }
 
 fn appended<I: ?Sized>(chain: &Option<Arc<[Arc<I>]>>, item: Arc<I>) -> Option<Arc<[Arc<I>]>> {
@@ -69,7 +76,18 @@ impl Interceptors {
     /// [`with_call`](Self::with_call) for an interceptor shared with other chains.
     #[must_use]
     pub fn with_shared_call(mut self, interceptor: Arc<dyn CallInterceptor>) -> Self {
-        self.call = appended(&self.call, interceptor);
+        let (mut all, mut around) = match self.call.as_deref() {
+            Some(chain) => (chain.all.to_vec(), chain.around.to_vec()),
+            None => (Vec::new(), Vec::new()),
+        };
+        if interceptor.wraps_call() {
+            around.push(Arc::clone(&interceptor));
+        }
+        all.push(interceptor);
+        self.call = Some(Arc::new(CallChain {
+            all: all.into(),
+            around: around.into(),
+        }));
         self
     }
 
@@ -99,7 +117,7 @@ impl Interceptors {
 
     /// How many call interceptors the chain holds.
     pub fn call_len(&self) -> usize {
-        self.call.as_deref().map_or(0, <[_]>::len)
+        self.call.as_deref().map_or(0, |chain| chain.all.len())
     }
 
     /// Whether both chains are empty and panics are not recovered.
@@ -118,7 +136,7 @@ impl Interceptors {
     }
 
     /// The call chain, if not empty.
-    pub(crate) fn call_chain(&self) -> Option<&Arc<[Arc<dyn CallInterceptor>]>> {
+    pub(crate) fn call_chain(&self) -> Option<&Arc<CallChain>> {
         self.call.as_ref()
     }
 
@@ -144,14 +162,14 @@ pub(crate) async fn run_head(
 /// The per-message and end hooks of a call chain, bound to one call.
 #[derive(Clone)]
 pub(crate) struct Hooks {
-    pub(crate) chain: Arc<[Arc<dyn CallInterceptor>]>,
+    pub(crate) chain: Arc<CallChain>,
     pub(crate) context: Arc<CallContext>,
     pub(crate) receive_type: &'static str,
     pub(crate) send_type: &'static str,
 }
 
 impl Hooks {
-    pub(crate) fn new(chain: Arc<[Arc<dyn CallInterceptor>]>, context: Arc<CallContext>) -> Self {
+    pub(crate) fn new(chain: Arc<CallChain>, context: Arc<CallContext>) -> Self {
         let method = context.method();
         let (receive_type, send_type) = match context.side() {
             Side::Server => (method.input_type(), method.output_type()),
@@ -174,9 +192,13 @@ impl Hooks {
         mut hook: impl FnMut(&dyn CallInterceptor) -> Result<(), Status>,
     ) -> Result<(), Status> {
         if inward {
-            self.chain.iter().try_for_each(|i| hook(i.as_ref()))
+            self.chain.all.iter().try_for_each(|i| hook(i.as_ref()))
         } else {
-            self.chain.iter().rev().try_for_each(|i| hook(i.as_ref()))
+            self.chain
+                .all
+                .iter()
+                .rev()
+                .try_for_each(|i| hook(i.as_ref()))
         }
     }
 
@@ -208,7 +230,7 @@ impl Hooks {
     /// Runs the end hooks, innermost first, unless they already ran for this call.
     pub(crate) fn on_end(&self, status: &Status) {
         if self.context.end() {
-            for interceptor in self.chain.iter().rev() {
+            for interceptor in self.chain.all.iter().rev() {
                 interceptor.on_end(&self.context, status);
             }
         }

@@ -99,6 +99,10 @@ impl<I: CallInterceptor> CallInterceptor for Selected<I> {
         }
     }
 
+    fn wraps_call(&self) -> bool {
+        self.inner.wraps_call()
+    }
+
     fn on_receive(
         &self,
         context: &CallContext,

@@ -277,7 +277,10 @@ impl CallInterceptor for Logging {
             };
             span.record("grpc.request.metadata", display(redacted));
         }
-        Box::pin(next.run(call).instrument(span))
+        match span.is_disabled() {
+            true => Box::pin(next.run(call)),
+            false => Box::pin(next.run(call).instrument(span)),
+        }
     }
 
     fn on_receive(

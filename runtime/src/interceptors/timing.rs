@@ -56,6 +56,10 @@ impl std::fmt::Debug for Timing {
 }
 
 impl CallInterceptor for Timing {
+    fn wraps_call(&self) -> bool {
+        false
+    }
+
     fn on_end(&self, context: &CallContext, status: &Status) {
         let elapsed = context.elapsed();
         let method = context.method();

@@ -395,6 +395,10 @@ impl fmt::Debug for Validation {
 }
 
 impl CallInterceptor for Validation {
+    fn wraps_call(&self) -> bool {
+        false
+    }
+
     fn on_receive(
         &self,
         context: &CallContext,
