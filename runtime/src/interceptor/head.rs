@@ -270,7 +270,7 @@ where
     F: Fn(&mut Head<'_>) -> Result<(), Status> + Send + Sync + 'static,
 {
     fn head<'a>(&'a self, head: &'a mut Head<'_>) -> InterceptFuture<'a> {
-        Box::pin(std::future::ready(self(head)))
+        super::ready(self(head))
     }
 }
 

@@ -85,7 +85,7 @@ impl<I: HeadInterceptor> HeadInterceptor for Selected<I> {
         if self.selector.selects(head.method()) {
             self.inner.head(head)
         } else {
-            Box::pin(std::future::ready(Ok(())))
+            super::ready(Ok(()))
         }
     }
 }

@@ -6,7 +6,7 @@ use tonic::Status;
 use tonic::metadata::MetadataMap;
 
 use crate::MethodInfo;
-use crate::interceptor::{Head, HeadInterceptor, InterceptFuture};
+use crate::interceptor::{Head, HeadInterceptor, InterceptFuture, ready};
 
 /// Server head interceptor that requires `authorization: Bearer <token>` on every call and
 /// answers `UNAUTHENTICATED` otherwise, on the request head: before the request body is read and
@@ -162,7 +162,7 @@ struct SharedToken(Vec<u8>);
 
 impl Verifier for SharedToken {
     fn check<'a>(&'a self, head: &'a mut Head<'_>) -> InterceptFuture<'a> {
-        Box::pin(std::future::ready(self.verify(head.metadata())))
+        ready(self.verify(head.metadata()))
     }
 
     fn verify(&self, metadata: &MetadataMap) -> Result<(), Status> {
@@ -188,7 +188,7 @@ where
     fn check<'a>(&'a self, head: &'a mut Head<'_>) -> InterceptFuture<'a> {
         let validating = match bearer_token(head.metadata()) {
             Ok(token) => (self.validate)(token.to_owned()),
-            Err(status) => return Box::pin(std::future::ready(Err(status))),
+            Err(status) => return ready(Err(status)),
         };
         Box::pin(async move {
             let identity = validating.await?;
@@ -209,7 +209,7 @@ impl std::fmt::Debug for BearerAuth {
 impl HeadInterceptor for BearerAuth {
     fn head<'a>(&'a self, head: &'a mut Head<'_>) -> InterceptFuture<'a> {
         if self.skips(head.path()) {
-            return Box::pin(std::future::ready(Ok(())));
+            return ready(Ok(()));
         }
         self.verifier.check(head)
     }

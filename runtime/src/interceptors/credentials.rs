@@ -6,7 +6,7 @@ use tonic::Status;
 use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue, MetadataMap};
 
 use crate::MethodInfo;
-use crate::interceptor::{Head, HeadInterceptor, InterceptFuture};
+use crate::interceptor::{Head, HeadInterceptor, InterceptFuture, ready};
 
 /// Client head interceptor that attaches `authorization: Bearer <token>` to every call, the
 /// value marked sensitive (kept out of logs and HTTP/2 header compression tables).
@@ -140,12 +140,12 @@ impl std::fmt::Debug for BearerToken {
 impl HeadInterceptor for BearerToken {
     fn head<'a>(&'a self, head: &'a mut Head<'_>) -> InterceptFuture<'a> {
         if let Some(refusal) = self.refusal(head.is_secure()) {
-            return Box::pin(std::future::ready(Err(refusal)));
+            return ready(Err(refusal));
         }
         match &self.token {
             Token::Fixed(value) => {
                 head.metadata_mut().insert("authorization", value.clone());
-                Box::pin(std::future::ready(Ok(())))
+                ready(Ok(()))
             }
             Token::Source(source) => {
                 let fetching = source();
@@ -204,7 +204,7 @@ impl HeadInterceptor for StaticMetadata {
         for (key, value) in &self.pairs {
             head.metadata_mut().append(key.clone(), value.clone());
         }
-        Box::pin(std::future::ready(Ok::<(), Status>(())))
+        ready(Ok(()))
     }
 }
 
@@ -268,7 +268,7 @@ impl std::fmt::Debug for DynamicMetadata {
 impl HeadInterceptor for DynamicMetadata {
     fn head<'a>(&'a self, head: &'a mut Head<'_>) -> InterceptFuture<'a> {
         let Some(method) = head.method() else {
-            return Box::pin(std::future::ready(Ok(())));
+            return ready(Ok(()));
         };
         let fetching = (self.source)(method);
         Box::pin(async move {

@@ -1,9 +1,7 @@
 use std::time::{Duration, Instant};
 
-use tonic::Status;
-
 use crate::MethodInfo;
-use crate::interceptor::{Head, HeadInterceptor, InterceptFuture};
+use crate::interceptor::{Head, HeadInterceptor, InterceptFuture, ready};
 
 /// Server head interceptor that bounds every call by a server-side maximum: a call ends
 /// `DEADLINE_EXCEEDED` at the earlier of the client's `grpc-timeout` and `max` after it arrived,
@@ -35,7 +33,7 @@ impl MaxDeadline {
 impl HeadInterceptor for MaxDeadline {
     fn head<'a>(&'a self, head: &'a mut Head<'_>) -> InterceptFuture<'a> {
         head.set_deadline(Instant::now() + self.max);
-        Box::pin(std::future::ready(Ok::<(), Status>(())))
+        ready(Ok(()))
     }
 }
 
@@ -103,7 +101,7 @@ impl HeadInterceptor for DefaultDeadline {
         if !set_by_caller && let Some(timeout) = self.timeout_for(head.path()) {
             head.set_deadline(Instant::now() + timeout);
         }
-        Box::pin(std::future::ready(Ok::<(), Status>(())))
+        ready(Ok(()))
     }
 }
 
