@@ -78,6 +78,10 @@ where
     H: Send + Sync + 'static,
     R: HookRoutes<H>,
 {
+    fn wraps_call(&self) -> bool {
+        false
+    }
+
     fn on_receive(
         &self,
         context: &CallContext,
