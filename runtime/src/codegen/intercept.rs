@@ -2,9 +2,10 @@
 //! per-message hooks as messages are decoded and encoded, and a response body that adds the
 //! trailers of handlers and interceptors to the final trailers and runs the end hooks.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
@@ -269,13 +270,20 @@ fn complete_trailers(
     }
 }
 
-/// The status the final trailers send. Most calls end with `grpc-status` alone, read without
-/// the copy of the trailers `Status::from_header_map` makes for the status's metadata.
-fn final_status(trailers: &HeaderMap) -> Status {
+/// The status the final trailers send. Most calls end with `grpc-status: 0` alone: one OK
+/// status made once serves them all, without the copy of the trailers `Status::from_header_map`
+/// makes for the status's metadata.
+fn final_status(trailers: &HeaderMap) -> Cow<'static, Status> {
+    static OK: LazyLock<Status> = LazyLock::new(|| Status::new(Code::Ok, ""));
     match trailers.get(&GRPC_STATUS) {
-        Some(code) if trailers.len() == 1 => Status::new(Code::from_bytes(code.as_bytes()), ""),
-        _ => Status::from_header_map(trailers)
-            .unwrap_or_else(|| Status::internal("the response ended without a grpc-status")),
+        Some(code) if trailers.len() == 1 => match Code::from_bytes(code.as_bytes()) {
+            Code::Ok => Cow::Borrowed(&*OK),
+            code => Cow::Owned(Status::new(code, "")),
+        },
+        _ => Cow::Owned(
+            Status::from_header_map(trailers)
+                .unwrap_or_else(|| Status::internal("the response ended without a grpc-status")),
+        ),
     }
 }
 
@@ -348,5 +356,46 @@ impl Drop for ServerBody {
         self.end_hooks(&Status::cancelled(
             "the call ended before its response was sent",
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trailers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|&(name, value)| {
+                (
+                    http::HeaderName::from_static(name),
+                    http::HeaderValue::from_static(value),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_final_status_is_what_the_trailers_send() {
+        let ok = final_status(&trailers(&[("grpc-status", "0")]));
+        assert_eq!(ok.code(), Code::Ok);
+        assert!(ok.message().is_empty() && ok.metadata().is_empty());
+
+        let not_found = final_status(&trailers(&[("grpc-status", "5")]));
+        assert_eq!(not_found.code(), Code::NotFound);
+
+        // Anything beside the code: read in full, message decoded, the rest as metadata.
+        let full = final_status(&trailers(&[
+            ("grpc-status", "0"),
+            ("grpc-message", "all%20good"),
+            ("x-served-by", "b"),
+        ]));
+        assert_eq!(full.code(), Code::Ok);
+        assert_eq!(full.message(), "all good");
+        assert_eq!(full.metadata().get("x-served-by").unwrap(), "b");
+        assert!(full.metadata().get("grpc-status").is_none());
+
+        let missing = final_status(&HeaderMap::new());
+        assert_eq!(missing.code(), Code::Internal);
     }
 }
