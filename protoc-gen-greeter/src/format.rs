@@ -86,7 +86,7 @@ const PIECE_BYTES: usize = 256 * 1024;
 
 /// Lines no longer than this (indentation included) are never broken by prettyplease: it breaks a
 /// group when it does not fit in what is left of its margin of 89 columns.
-const MARGIN: usize = 89;
+pub(crate) const MARGIN: usize = 89;
 
 /// Past this indentation prettyplease's margin is no longer 89 columns (it keeps at least 60 for
 /// the text of a line), so deeper lines are formatted rather than judged.

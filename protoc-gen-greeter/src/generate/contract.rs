@@ -498,16 +498,70 @@ fn detail_type(cx: &Context<'_>, detail: &DetailType) -> TokenStream {
 }
 
 /// `impl Detail` for each message of a package, given as (proto full name, Rust path from the
-/// package module).
-pub(super) fn detail_impls(cx: &Context<'_>, messages: &[(String, String)]) -> TokenStream {
-    let runtime = &cx.runtime;
-    let impls = messages.iter().filter_map(|(full_name, path)| {
-        let ty = syn::parse_str::<syn::Type>(path).ok()?;
-        Some(quote! {
-            impl #runtime::__codegen::Detail for #ty {
-                const TYPE_NAME: &'static str = #full_name;
-            }
-        })
-    });
-    quote!(#(#impls)*)
+/// package module), written in prettyplease's layout: there is one per message (33,459 on
+/// googleapis), each too plain to be worth parsing and formatting. `runtime` is the runtime
+/// crate's path as prettyplease writes it. A path that is not a Rust path gets no impl.
+pub(super) fn detail_impls(runtime: &str, messages: &[(String, String)]) -> String {
+    let mut out = String::new();
+    for (full_name, path) in messages {
+        let rust_path = path
+            .split("::")
+            .all(|segment| segment == "super" || syn::parse_str::<syn::Ident>(segment).is_ok());
+        // Full names are identifiers joined by dots: nothing in them needs escaping.
+        let plain_name = full_name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+        if !rust_path || !plain_name {
+            continue;
+        }
+        let header = format!("impl {runtime}::__codegen::Detail for {path} {{");
+        if header.len() <= crate::format::MARGIN {
+            out.push_str(&header);
+        } else {
+            // prettyplease breaks a long impl header before `for`, at the item's indentation.
+            out.push_str(&format!("impl {runtime}::__codegen::Detail\nfor {path} {{"));
+        }
+        out.push_str(&format!(
+            "\n    const TYPE_NAME: &'static str = \"{full_name}\";\n}}\n"
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Written out, the impls are what prettyplease makes of them, on either side of the width
+    /// at which it breaks the header; paths that are not Rust paths get none.
+    #[test]
+    fn detail_impls_are_laid_out_as_prettyplease_lays_them_out() {
+        let mut messages: Vec<(String, String)> = (30..60)
+            .map(|len| {
+                let name = format!("M{}", "x".repeat(len - 1));
+                (format!("pkg.{name}"), format!("super::{name}"))
+            })
+            .collect();
+        messages.push(("pkg.Outer.Type".to_owned(), "outer::r#Type".to_owned()));
+        messages.push(("pkg.Long".to_owned(), format!("{}::Long", "m".repeat(90))));
+        for runtime in ["::greeter_runtime", "crate::rt"] {
+            let path: syn::Path = syn::parse_str(runtime).unwrap();
+            let impls = messages.iter().map(|(full_name, rust)| {
+                let ty: syn::Type = syn::parse_str(rust).unwrap();
+                quote! {
+                    impl #path::__codegen::Detail for #ty {
+                        const TYPE_NAME: &'static str = #full_name;
+                    }
+                }
+            });
+            let expected = prettyplease::unparse(&syn::parse_quote!(#(#impls)*));
+            assert_eq!(detail_impls(runtime, &messages), expected);
+        }
+        let odd = [
+            ("pkg.Type".to_owned(), "type::Type".to_owned()),
+            ("pkg.A".to_owned(), "a b".to_owned()),
+            ("pkg.\"A".to_owned(), "A".to_owned()),
+        ];
+        assert_eq!(detail_impls("::greeter_runtime", &odd), "");
+    }
 }
