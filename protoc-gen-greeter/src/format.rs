@@ -81,6 +81,20 @@ fn format_run(code: &str, run: &mut std::ops::Range<usize>, pretty: &mut String)
     true
 }
 
+/// Whether `path` is spelled as prettyplease prints a path: names joined by `::`, perhaps after a
+/// leading `::`, with no spaces and no generic arguments. prost-build writes extern paths as given,
+/// so items are written as laid out only while every extern path is spelled so.
+pub(crate) fn plain_path(path: &str) -> bool {
+    path.strip_prefix("::")
+        .unwrap_or(path)
+        .split("::")
+        .all(|segment| {
+            let name = segment.strip_prefix("r#").unwrap_or(segment);
+            name.starts_with(|c: char| c == '_' || c.is_alphabetic())
+                && name.chars().all(|c| c == '_' || c.is_alphanumeric())
+        })
+}
+
 /// Code of about this many bytes is parsed and formatted at a time (see [`pretty_messages`]).
 const PIECE_BYTES: usize = 256 * 1024;
 
@@ -313,20 +327,37 @@ fn outside_strings<'a>(text: &'a str, separator: &str) -> Option<(&'a str, &'a s
 }
 
 /// Whether a line of code holds no comment, no tab, closes every string it opens and no bracket
-/// it did not open; `depth` counts the brackets left open.
+/// it did not open (`depth` counts the brackets left open), and has a name wherever prost-build
+/// writes one: a name that comes out empty (a proto name of underscores alone) leaves two spaces
+/// (`pub struct  {`), a space before a colon (`pub : i32`), `::` before something that is not a
+/// name (`Self:: =>`) or a line that starts with `=`, `,`, `:` or `(` (a variant `= 0,`). Such
+/// a line is left to the parser, which reports that the code does not parse.
 fn plain_code(text: &str, depth: &mut i32) -> bool {
-    let mut chars = text.chars();
+    if text.starts_with(['=', ',', ':', '(']) {
+        return false;
+    }
+    let mut chars = text.chars().peekable();
     let mut in_string = false;
+    let mut previous = ' ';
     while let Some(c) = chars.next() {
+        let next = chars.peek().copied();
         match c {
             '"' => in_string = !in_string,
             '\\' if in_string => {
                 chars.next();
             }
-            '/' if !in_string && matches!(chars.clone().next(), Some('/' | '*')) => return false,
+            _ if in_string => {}
+            '/' if matches!(next, Some('/' | '*')) => return false,
             '\t' | '\r' => return false,
-            '{' | '(' | '[' if !in_string => *depth += 1,
-            '}' | ')' | ']' if !in_string => {
+            ' ' if next == Some(' ') => return false,
+            ':' if previous == ' ' && next != Some(':') => return false,
+            ':' if previous == ':'
+                && !next.is_some_and(|n| n == '<' || n == '_' || n.is_alphabetic()) =>
+            {
+                return false;
+            }
+            '{' | '(' | '[' => *depth += 1,
+            '}' | ')' | ']' => {
                 *depth -= 1;
                 if *depth < 0 {
                     return false;
@@ -334,6 +365,7 @@ fn plain_code(text: &str, depth: &mut i32) -> bool {
             }
             _ => {}
         }
+        previous = c;
     }
     !in_string
 }
@@ -538,6 +570,16 @@ mod tests {
                 "//// Four slashes.\npub struct I {\n    pub i: i32,\n}\n",
                 false,
             ),
+            // Names prost-build made empty (from proto names of underscores alone): the parser
+            // rejects them.
+            ("pub struct  {\n    pub a: i32,\n}\n", false),
+            ("pub struct A {\n    pub : i32,\n}\n", false),
+            ("pub enum E {\n     = 0,\n}\n", false),
+            (
+                "impl E {\n    pub fn f(&self) -> &'static str {\n        match self {\n            Self:: => \"__\",\n        }\n    }\n}\n",
+                false,
+            ),
+            ("pub enum O {\n    (i32),\n}\n", false),
             // Brackets that do not close, or close what the item did not open.
             ("pub struct J {\n    pub j: Vec<(i32>,\n}\n", false),
             ("pub struct K {\n    pub k: i32,\n}\n}\n", false),
@@ -605,6 +647,31 @@ mod tests {
             written * 10 > total * 9,
             "{written} of {total} bytes written as laid out"
         );
+    }
+
+    #[test]
+    fn only_paths_spelled_as_prettyplease_prints_them_are_plain() {
+        for plain in [
+            "::prost_types",
+            "crate::pb",
+            "super::r#type",
+            "pbjson_types",
+            "_x::Y1",
+        ] {
+            assert!(plain_path(plain), "{plain}");
+        }
+        for odd in [
+            "::pbjson_types ",
+            "crate :: pb",
+            "a::B::<u8>",
+            "M<A,B>",
+            "pbjson-types",
+            "a::",
+            "::",
+            "",
+        ] {
+            assert!(!plain_path(odd), "{odd}");
+        }
     }
 
     #[test]

@@ -317,6 +317,31 @@ fn unsupported_and_inconsistent_input_are_error_responses() {
     assert!(error.contains("Twice"), "{error}");
 }
 
+/// protoc accepts names of underscores alone, which prost-build turns into empty Rust names
+/// (`pub struct  {`): an error response naming the file, never a file that does not compile.
+#[test]
+fn names_prost_build_cannot_spell_are_an_error_not_broken_code() {
+    let mut underscores = file("under.proto", "proto3");
+    underscores.message_type.push(prost_types::DescriptorProto {
+        name: Some("_".to_owned()),
+        field: vec![prost_types::FieldDescriptorProto {
+            name: Some("_".to_owned()),
+            number: Some(1),
+            label: Some(prost_types::field_descriptor_proto::Label::Optional as i32),
+            r#type: Some(prost_types::field_descriptor_proto::Type::Int32 as i32),
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    let response = run_plugin(&request(vec![underscores], &["under.proto"], ""));
+    assert!(response.file.is_empty());
+    let error = response.error.expect("an error");
+    assert!(
+        error.starts_with("internal error: generated code for `edge.v1.rs` does not parse"),
+        "{error}"
+    );
+}
+
 #[test]
 fn declares_proto3_optional_support() {
     let response = run_plugin(&request(
