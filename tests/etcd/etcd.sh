@@ -5,6 +5,12 @@
 # without a real etcd. `etcd.sh --install` only installs.
 set -euo pipefail
 
+# Tests start etcds in parallel: one installs while the others wait for it (two apt-gets at once
+# fail on dpkg's lock), then they look again.
+if ! command -v etcd >/dev/null 2>&1 && command -v flock >/dev/null 2>&1; then
+    exec 9>"${TMPDIR:-/tmp}/greeter-etcd-install.lock"
+    flock 9
+fi
 if ! command -v etcd >/dev/null 2>&1; then
     echo "etcd.sh: no etcd on PATH; installing Debian's etcd-server" >&2
     if ! command -v apt-get >/dev/null 2>&1; then
@@ -25,6 +31,8 @@ if ! command -v etcd >/dev/null 2>&1; then
     fi
     command -v etcd >/dev/null 2>&1 || { echo "etcd.sh: etcd-server installed no etcd" >&2; exit 1; }
 fi
+# The lock is not held while etcd runs.
+exec 9>&- 2>/dev/null || true
 
 if [ "${1:-}" = "--install" ]; then
     exit 0
