@@ -15,6 +15,7 @@ mod hooks;
 mod methods;
 mod package;
 mod server;
+mod text;
 
 use std::collections::BTreeMap;
 use std::num::NonZeroUsize;

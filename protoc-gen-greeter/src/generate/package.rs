@@ -78,12 +78,14 @@ pub(super) fn render_package(
     parts: PackageParts,
 ) -> Result<Option<GeneratedFile>, Error> {
     let cx = Context::new(options)?;
+    let runtime = runtime_text(&cx);
     let services = parts
         .services
         .into_iter()
         .map(|service| {
             Ok(generate_service(
                 &cx,
+                &runtime,
                 &Service::new(service, descriptors.pool()?, &options.extern_paths)?,
             ))
         })
@@ -103,14 +105,14 @@ pub(super) fn render_package(
     let details = if messages.is_empty() {
         None
     } else {
-        Some(contract::detail_impls(&runtime_text(&cx), &messages))
+        Some(contract::detail_impls(&runtime, &messages))
     };
     let content = render(
         &cx,
         &name,
         &sources,
         &parts.messages,
-        &services,
+        services,
         details.as_deref(),
     )?;
     Ok(Some(GeneratedFile { name, content }))
@@ -162,7 +164,7 @@ fn render(
     file_name: &str,
     sources: &[&str],
     messages: &str,
-    services: &[TokenStream],
+    services: Vec<Vec<Piece>>,
     details: Option<&str>,
 ) -> Result<String, Error> {
     let internal = |message: String| Error::Internal {
@@ -193,9 +195,8 @@ fn render(
         let pin = quote! {
             const _: () = ::core::assert!(#runtime::__codegen::CODEGEN_VERSION == #CODEGEN_VERSION, #pin_message);
         };
-        let items: syn::File =
-            syn::parse2(quote!(#pin #(#services)*)).map_err(|e| internal(e.to_string()))?;
-        pretty.push_str(&prettyplease::unparse(&items));
+        let pieces = std::iter::once(Piece::Tokens(pin)).chain(services.into_iter().flatten());
+        print_pieces(pieces.collect(), &mut pretty).map_err(|e| internal(e.to_string()))?;
         pretty.push_str(details.unwrap_or_default());
     }
     let code =
@@ -220,20 +221,58 @@ fn runtime_text(cx: &Context<'_>) -> String {
         .to_owned()
 }
 
-fn generate_service(cx: &Context<'_>, service: &Service) -> TokenStream {
-    let methods = methods::generate_methods_module(cx, service);
-    let server = cx
-        .options
-        .server
-        .then(|| server::generate_server(cx, service));
-    let client = cx
-        .options
-        .client
-        .then(|| client::generate_client(cx, service));
+/// Generated items: written out in prettyplease's layout, or tokens still to be printed.
+enum Piece {
+    Text(String),
+    Tokens(TokenStream),
+}
+
+/// Appends `pieces` to `out` in prettyplease's layout, printing each run of tokens at once.
+fn print_pieces(pieces: Vec<Piece>, out: &mut String) -> syn::Result<()> {
+    let mut tokens = TokenStream::new();
+    let flush = |tokens: &mut TokenStream, out: &mut String| -> syn::Result<()> {
+        if !tokens.is_empty() {
+            let items: syn::File = syn::parse2(std::mem::take(tokens))?;
+            out.push_str(&prettyplease::unparse(&items));
+        }
+        Ok(())
+    };
+    for piece in pieces {
+        match piece {
+            Piece::Text(text) => {
+                flush(&mut tokens, out)?;
+                out.push_str(&text);
+            }
+            Piece::Tokens(more) => tokens.extend(more),
+        }
+    }
+    flush(&mut tokens, out)
+}
+
+fn generate_service(cx: &Context<'_>, runtime: &str, service: &Service) -> Vec<Piece> {
+    let text_or_tokens = |text: Option<String>, tokens: &dyn Fn() -> TokenStream| match text {
+        Some(text) => Piece::Text(text),
+        None => Piece::Tokens(tokens()),
+    };
+    let mut pieces = vec![text_or_tokens(
+        methods::methods_module_text(runtime, 0, service),
+        &|| methods::generate_methods_module(cx, service),
+    )];
+    if cx.options.server {
+        pieces.push(Piece::Tokens(server::generate_server(cx, service)));
+    }
+    if cx.options.client {
+        pieces.push(Piece::Tokens(client::generate_client(cx, service)));
+    }
     // Hooks serve both sides, so they come with either.
-    let hooks = (cx.options.server || cx.options.client)
-        .then(|| hooks::generate_hooks(cx, service))
-        .flatten();
-    let contract = contract::generate_contract_module(cx, service);
-    quote! { #methods #server #client #hooks #contract }
+    if cx.options.server || cx.options.client {
+        pieces.push(text_or_tokens(
+            hooks::hooks_text(runtime, 0, service),
+            &|| hooks::generate_hooks(cx, service).unwrap_or_default(),
+        ));
+    }
+    if let Some(contract) = contract::generate_contract_module(cx, service) {
+        pieces.push(Piece::Tokens(contract));
+    }
+    pieces
 }

@@ -1,0 +1,307 @@
+//! Writing generated items straight into prettyplease's layout, without building tokens, parsing
+//! them into syn and printing them again (which was most of the plugin's time on services).
+//!
+//! A writer lays out what the generator writes the same way every time; where prettyplease's
+//! layout depends on how long a name is, the writer makes the same choice prettyplease makes, and
+//! where it knows no such choice (a name so long that prettyplease would break a line the writer
+//! keeps whole) it gives up: the item then goes through syn and prettyplease as before. The unit
+//! tests hold every writer to prettyplease's output over names of every length.
+
+use crate::format::MARGIN;
+
+/// prettyplease's indentation step.
+pub(super) const INDENT: usize = 4;
+
+/// Lines of code at an indentation that opening and closing blocks move.
+pub(super) struct Lines {
+    pub out: String,
+    indent: usize,
+}
+
+impl Lines {
+    pub fn new(indent: usize) -> Self {
+        Self {
+            out: String::new(),
+            indent,
+        }
+    }
+
+    /// Whether `text` fits on a line at the current indentation.
+    pub fn fits(&self, text: &str) -> bool {
+        self.fits_at(0, text)
+    }
+
+    /// Whether `text` fits on a line `deeper` columns further in than the current indentation.
+    pub fn fits_at(&self, deeper: usize, text: &str) -> bool {
+        self.indent + deeper + text.len() <= MARGIN
+    }
+
+    /// One line at the current indentation.
+    pub fn line(&mut self, text: &str) {
+        self.pad();
+        self.out.push_str(text);
+        self.out.push('\n');
+    }
+
+    /// One line made of pieces, at the current indentation.
+    pub fn line_of(&mut self, pieces: &[&str]) {
+        self.pad();
+        for piece in pieces {
+            self.out.push_str(piece);
+        }
+        self.out.push('\n');
+    }
+
+    /// A line that opens a block: what follows is indented one step more.
+    pub fn open(&mut self, text: &str) {
+        self.line(text);
+        self.indent += INDENT;
+    }
+
+    /// A line that closes a block, one step out.
+    pub fn close(&mut self, text: &str) {
+        self.indent -= INDENT;
+        self.line(text);
+    }
+
+    /// A line that closes a block and opens the next at the same level, `) -> T {`.
+    pub fn reopen(&mut self, text: &str) {
+        self.indent -= INDENT;
+        self.open(text);
+    }
+
+    /// One step out, writing nothing.
+    pub fn outdent(&mut self) {
+        self.indent -= INDENT;
+    }
+
+    /// The generator's own documentation: `///` and each line of `text` after a space, as
+    /// prettyplease prints `#[doc = " line"]` (trailing spaces trimmed).
+    pub fn doc(&mut self, text: &str) {
+        for line in text.lines() {
+            self.pad();
+            self.out.push_str("/// ");
+            self.out.push_str(line);
+            let end = self.out.trim_end_matches(' ').len();
+            self.out.truncate(end);
+            self.out.push('\n');
+        }
+    }
+
+    fn pad(&mut self) {
+        self.out.extend(std::iter::repeat_n(' ', self.indent));
+    }
+}
+
+/// A string literal as quote writes it, for text that needs no escapes; `None` otherwise.
+pub(super) fn literal(text: &str) -> Option<String> {
+    text.bytes()
+        .all(|b| (b.is_ascii_graphic() && b != b'"' && b != b'\\') || b == b' ')
+        .then(|| format!("\"{text}\""))
+}
+
+/// A type as prettyplease prints it, for the types messages have: a path of plain segments
+/// (`super::HelloRequest`, `::prost_types::Any`) or `()`. `nested` adds the `super::` that a
+/// relative path needs inside a service's modules. `None` for anything else.
+pub(super) fn type_text(ty: &syn::Type, nested: bool) -> Option<String> {
+    match ty {
+        syn::Type::Path(syn::TypePath { qself: None, path }) => {
+            let mut text = String::new();
+            let absolute = path.leading_colon.is_some()
+                || path
+                    .segments
+                    .first()
+                    .is_some_and(|segment| segment.ident == "crate");
+            if path.leading_colon.is_some() {
+                text.push_str("::");
+            } else if nested && !absolute {
+                text.push_str("super::");
+            }
+            for (i, segment) in path.segments.iter().enumerate() {
+                if !segment.arguments.is_none() {
+                    return None;
+                }
+                if i > 0 {
+                    text.push_str("::");
+                }
+                text.push_str(&segment.ident.to_string());
+            }
+            Some(text)
+        }
+        syn::Type::Tuple(tuple) if tuple.elems.is_empty() => Some("()".to_owned()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use proc_macro2::TokenStream;
+    use prost_build::Comments;
+
+    use crate::contract::{Contract, Field, FieldType};
+    use crate::generate::Context;
+    use crate::model::{Idempotency, Method, Service};
+    use crate::names;
+    use crate::options::Options;
+
+    /// A name `len` characters long that starts with `prefix`.
+    fn name(prefix: &str, len: usize) -> String {
+        let mut name = prefix.to_owned();
+        while name.len() < len {
+            name.push('x');
+        }
+        name
+    }
+
+    /// One method of a made-up service, by the lengths of what varies.
+    pub struct Spec {
+        pub method: usize,
+        pub message: usize,
+        pub streaming: (bool, bool),
+        pub deprecated: bool,
+        pub checked: bool,
+    }
+
+    /// A service of `package` named `service` with the methods `specs` describe.
+    pub fn service(package: &str, service: &str, deprecated: bool, specs: &[Spec]) -> Service {
+        let proto_names: Vec<String> = specs
+            .iter()
+            .enumerate()
+            .map(|(i, spec)| name(&format!("M{i}"), spec.method))
+            .collect();
+        let method_names = names::method_names(proto_names.iter().map(String::as_str));
+        let full_name = format!("{package}.{service}");
+        let methods = specs
+            .iter()
+            .zip(proto_names)
+            .zip(method_names)
+            .map(|((spec, proto_name), names)| {
+                let message = name("Msg", spec.message);
+                let mut contract = Contract::default();
+                if spec.checked {
+                    contract.fields.request.push(Field {
+                        key: "tenant".to_owned(),
+                        name: "tenant".to_owned(),
+                        ty: FieldType::String,
+                        required: true,
+                        repeated: false,
+                        doc: String::new(),
+                    });
+                }
+                Method {
+                    names,
+                    comments: Comments::default(),
+                    input: syn::parse_str(&message).unwrap(),
+                    output: syn::parse_str(&format!("::ext::{message}")).unwrap(),
+                    input_proto: format!("{package}.{message}"),
+                    output_proto: format!("ext.{message}"),
+                    client_streaming: spec.streaming.0,
+                    server_streaming: spec.streaming.1,
+                    idempotency: Idempotency::NoSideEffects,
+                    deprecated: spec.deprecated,
+                    contract,
+                    proto_name,
+                }
+            })
+            .collect();
+        Service {
+            names: names::ServiceNames::new(service),
+            full_name,
+            comments: Comments::default(),
+            deprecated,
+            methods,
+            defaults: Default::default(),
+        }
+    }
+
+    pub fn pretty(tokens: TokenStream) -> String {
+        prettyplease::unparse(&syn::parse2(tokens).unwrap())
+    }
+
+    /// Services whose names, paths and types are of every length around the margin.
+    pub fn services_of_every_length() -> Vec<Service> {
+        let mut services = Vec::new();
+        for len in 1..=72 {
+            let specs = |message: usize| {
+                [(false, false), (false, true), (true, false), (true, true)]
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, streaming)| Spec {
+                        method: len,
+                        message,
+                        streaming,
+                        deprecated: i == 1,
+                        checked: i % 2 == 0,
+                    })
+                    .collect::<Vec<_>>()
+            };
+            services.push(service("p", &name("S", len), false, &specs(8)));
+            services.push(service(&name("pkg.v", len), "S", len % 2 == 0, &specs(len)));
+            services.push(service("pkg.v1", "Svc", false, &specs(len)));
+            services.push(service(
+                &name("a.b", len / 2),
+                &name("T", len / 2),
+                false,
+                &specs(len / 3 + 1),
+            ));
+        }
+        services.push(service("p", "Empty", false, &[]));
+        services
+    }
+
+    /// Whether the writer gave up, or wrote what prettyplease makes of the tokens.
+    fn check(what: &str, service: &Service, text: Option<String>, tokens: TokenStream) -> bool {
+        let Some(text) = text else {
+            // Only names longer than any real service's make a writer give up.
+            assert!(
+                service.names.trait_name.len() > 40,
+                "{what} of {} not written",
+                service.full_name
+            );
+            return false;
+        };
+        let expected = if tokens.is_empty() {
+            String::new()
+        } else {
+            pretty(tokens)
+        };
+        if text != expected {
+            let at = text
+                .lines()
+                .zip(expected.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or(0);
+            let show = |code: &str| {
+                code.lines()
+                    .skip(at.saturating_sub(3))
+                    .take(8)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            panic!(
+                "{what} of {} differs at line {at}:\n--- written\n{}\n--- prettyplease\n{}",
+                service.full_name,
+                show(&text),
+                show(&expected)
+            );
+        }
+        true
+    }
+
+    #[test]
+    fn methods_and_hooks_modules_are_laid_out_as_prettyplease_lays_them_out() {
+        let options = Options::parse("").unwrap();
+        let cx = Context::new(&options).unwrap();
+        let mut written = 0;
+        for service in services_of_every_length() {
+            let methods =
+                super::super::methods::methods_module_text("::greeter_runtime", 0, &service);
+            let tokens = super::super::methods::generate_methods_module(&cx, &service);
+            written += usize::from(check("methods", &service, methods, tokens));
+            let hooks = super::super::hooks::hooks_text("::greeter_runtime", 0, &service);
+            let tokens = super::super::hooks::generate_hooks(&cx, &service).unwrap_or_default();
+            written += usize::from(check("hooks", &service, hooks, tokens));
+        }
+        assert!(written > 500, "{written} written");
+    }
+}
