@@ -8,6 +8,12 @@ use quote::quote;
 /// `#[doc = "…"]` attributes for a proto element's leading and trailing comments, followed by the
 /// generator's own lines (written as Markdown, not escaped) after a blank line.
 pub fn doc_attrs(comments: &Comments, generated: &[&str]) -> TokenStream {
+    let lines = doc_lines(comments, generated);
+    quote! { #( #[doc = #lines] )* }
+}
+
+/// The values of the `#[doc]` attributes [`doc_attrs`] writes, one per line.
+pub fn doc_lines(comments: &Comments, generated: &[&str]) -> Vec<String> {
     let mut lines = comments.leading.clone();
     if !comments.trailing.is_empty() {
         if !lines.is_empty() {
@@ -20,7 +26,7 @@ pub fn doc_attrs(comments: &Comments, generated: &[&str]) -> TokenStream {
         lines.push(String::new());
     }
     lines.extend(generated.iter().map(|line| format!(" {line}")));
-    quote! { #( #[doc = #lines] )* }
+    lines
 }
 
 /// `#[doc = "…"]` attributes for text the generator writes itself.

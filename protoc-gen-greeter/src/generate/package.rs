@@ -259,7 +259,10 @@ fn generate_service(cx: &Context<'_>, runtime: &str, service: &Service) -> Vec<P
         &|| methods::generate_methods_module(cx, service),
     )];
     if cx.options.server {
-        pieces.push(Piece::Tokens(server::generate_server(cx, service)));
+        pieces.push(text_or_tokens(
+            server::server_text(cx, runtime, 0, service),
+            &|| server::generate_server(cx, service),
+        ));
     }
     if cx.options.client {
         pieces.push(Piece::Tokens(client::generate_client(cx, service)));

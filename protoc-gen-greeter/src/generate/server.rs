@@ -4,8 +4,9 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
+use super::text::{self, Lines, Tail, Ty};
 use super::{Context, nested_type};
-use crate::docs::{doc, doc_attrs};
+use crate::docs::{doc, doc_attrs, doc_lines};
 use crate::model::{Method, Service};
 use crate::names;
 
@@ -43,22 +44,9 @@ pub(super) fn generate_server(cx: &Context<'_>, service: &Service) -> TokenStrea
         .has_deprecated()
         .then(|| quote!(#![allow(deprecated)]));
     let module_doc = doc(&format!("Server side of `{}`.", service.full_name));
-    let trait_doc = doc_attrs(
-        &service.comments,
-        &[&format!(
-            "Implement this to serve `{}`, then hand it to [`{}`].",
-            service.full_name, service.names.server
-        )],
-    );
-    let server_doc = doc(&format!(
-        "Serves a [`{}`] implementation as the gRPC service `{}`: `{}::new(handler)`, then \
-         interceptors, compression and message size limits (`greeter_runtime::ServiceServer`).",
-        service.names.trait_name, service.full_name, service.names.server
-    ));
-    let routes_doc = doc(&format!(
-        "Which method of a [`{}`] implementation serves which path of `{}`.",
-        service.names.trait_name, service.full_name
-    ));
+    let trait_doc = doc_attrs(&service.comments, &[&implement_doc(service)]);
+    let server_doc = doc(&server_doc(service));
+    let routes_doc = doc(&routes_doc(service));
     quote! {
         #module_doc
         pub mod #module {
@@ -92,6 +80,41 @@ pub(super) fn generate_server(cx: &Context<'_>, service: &Service) -> TokenStrea
                 }
             }
         }
+    }
+}
+
+fn implement_doc(service: &Service) -> String {
+    format!(
+        "Implement this to serve `{}`, then hand it to [`{}`].",
+        service.full_name, service.names.server
+    )
+}
+
+fn server_doc(service: &Service) -> String {
+    format!(
+        "Serves a [`{}`] implementation as the gRPC service `{}`: `{}::new(handler)`, then \
+         interceptors, compression and message size limits (`greeter_runtime::ServiceServer`).",
+        service.names.trait_name, service.full_name, service.names.server
+    )
+}
+
+fn routes_doc(service: &Service) -> String {
+    format!(
+        "Which method of a [`{}`] implementation serves which path of `{}`.",
+        service.names.trait_name, service.full_name
+    )
+}
+
+fn stream_doc(method: &Method) -> String {
+    format!("The response stream of `{}`.", method.names.function)
+}
+
+fn serve(method: &Method) -> &'static str {
+    match (method.client_streaming, method.server_streaming) {
+        (false, false) => "unary",
+        (false, true) => "server_streaming",
+        (true, false) => "client_streaming",
+        (true, true) => "streaming",
     }
 }
 
@@ -144,7 +167,7 @@ fn trait_items(cx: &Context<'_>, method: &Method) -> TokenStream {
     };
     let stream_type = (method.server_streaming && !cx.options.default_stubs).then(|| {
         let stream = names::ident(&method.names.stream);
-        let doc = doc(&format!("The response stream of `{}`.", method.names.function));
+        let doc = doc(&stream_doc(method));
         quote! {
             #doc
             type #stream: #rt::tokio_stream::Stream<Item = #rt::Result<#message, #rt::tonic::Status>>
@@ -185,12 +208,7 @@ fn dispatch_arm(cx: &Context<'_>, service: &Service, method: &Method) -> TokenSt
     let methods_module = names::ident(&service.names.methods_module);
     let constant = names::ident(&method.names.constant);
     let function = names::ident(&method.names.function);
-    let serve = match (method.client_streaming, method.server_streaming) {
-        (false, false) => quote!(unary),
-        (false, true) => quote!(server_streaming),
-        (true, false) => quote!(client_streaming),
-        (true, true) => quote!(streaming),
-    };
+    let serve = names::ident(serve(method));
     quote! {
         #path => core.#serve(
             inner,
@@ -201,4 +219,182 @@ fn dispatch_arm(cx: &Context<'_>, service: &Service, method: &Method) -> TokenSt
             },
         ),
     }
+}
+
+/// The module written out in prettyplease's layout, or `None` where a name, type or comment is
+/// beyond the layout this writer knows (the module is then printed from [`generate_server`]).
+pub(super) fn server_text(
+    cx: &Context<'_>,
+    runtime: &str,
+    indent: usize,
+    service: &Service,
+) -> Option<String> {
+    // Stubbed services are rare; their bodies go through the token path.
+    if cx.options.default_stubs {
+        return None;
+    }
+    let names = &service.names;
+    let mut code = Lines::new(indent);
+    code.doc(&format!("Server side of `{}`.", service.full_name));
+    code.open(&format!("pub mod {} {{", names.server_module));
+    if service.has_deprecated() {
+        code.line("#![allow(deprecated)]");
+    }
+    code.line(&format!("use {runtime}::__codegen as rt;"));
+    code.doc_values(&doc_lines(&service.comments, &[&implement_doc(service)]))?;
+    if service.deprecated {
+        code.line("#[deprecated]");
+    }
+    let header = format!(
+        "pub trait {}: rt::Send + rt::Sync + 'static {{",
+        names.trait_name
+    );
+    if service.methods.is_empty() {
+        code.line_of(&[&header, "}"]);
+    } else {
+        code.open(&header);
+        for method in &service.methods {
+            trait_items_text(&mut code, method)?;
+        }
+        code.close("}");
+    }
+    code.doc(&server_doc(service));
+    if service.deprecated {
+        code.line("#[deprecated]");
+    }
+    let alias = Ty::generic(
+        &format!("pub type {}<T> = rt::ServiceServer", names.server),
+        [Ty::word("T"), Ty::word(&names.routes)],
+    );
+    alias.write(&mut code, "", Tail::Text(";"));
+    code.doc(&routes_doc(service));
+    if service.deprecated {
+        code.line("#[deprecated]");
+    }
+    code.line("#[derive(Debug, Clone, Copy)]");
+    code.line(&format!("pub struct {};", names.routes));
+    let (implemented, for_type) = (
+        format!("impl<T: {}> rt::Routes<T>", names.trait_name),
+        format!("for {} {{", names.routes),
+    );
+    let flat = format!("{implemented} {for_type}");
+    if code.fits(&flat) {
+        code.open(&flat);
+    } else if code.fits(&implemented) {
+        code.line(&implemented);
+        code.open(&for_type);
+    } else {
+        return None;
+    }
+    code.line(&format!(
+        "const NAME: &'static str = super::{}::SERVICE_NAME;",
+        names.methods_module
+    ));
+    code.open("fn route<B: rt::RequestBody>(");
+    code.line("core: &rt::ServerCore,");
+    code.line("inner: &rt::Arc<T>,");
+    code.line("req: rt::http::Request<B>,");
+    code.reopen(") -> rt::ServerFuture {");
+    if service.methods.is_empty() {
+        code.line("let _ = (core, inner);");
+        code.line("rt::ServerCore::unknown_method(req.uri().path())");
+    } else {
+        code.open("match req.uri().path() {");
+        for method in &service.methods {
+            dispatch_arm_text(&mut code, service, method)?;
+        }
+        code.line("path => rt::ServerCore::unknown_method(path),");
+        code.close("}");
+    }
+    code.close("}");
+    code.close("}");
+    code.close("}");
+    Some(code.out)
+}
+
+fn trait_items_text(code: &mut Lines, method: &Method) -> Option<()> {
+    let input = text::type_text(&method.input, true)?;
+    let output = text::type_text(&method.output, true)?;
+    let response = if method.server_streaming {
+        let stream = &method.names.stream;
+        code.doc(&stream_doc(method));
+        code.line(&format!("type {stream}: rt::tokio_stream::Stream<"));
+        // The bounds a step in, the stream's arguments two.
+        code.indent_in();
+        code.indent_in();
+        let item = Ty::generic(
+            "Item = rt::Result",
+            [Ty::word(&*output), Ty::word("rt::tonic::Status")],
+        );
+        item.write(code, "", Tail::LastComma);
+        code.outdent();
+        code.line(">");
+        code.line("+ rt::Send");
+        code.line("+ 'static;");
+        code.outdent();
+        format!("Self::{stream}")
+    } else {
+        output
+    };
+    let request = if method.client_streaming {
+        Ty::generic(
+            "rt::tonic::Request",
+            [Ty::generic("rt::tonic::Streaming", [Ty::word(input)])],
+        )
+    } else {
+        Ty::generic("rt::tonic::Request", [Ty::word(input)])
+    };
+    code.doc_values(&doc_lines(&method.comments, &[]))?;
+    if method.deprecated {
+        code.line("#[deprecated]");
+    }
+    code.open(&format!("fn {}(", method.names.function));
+    code.line("&self,");
+    request.write(code, "request: ", Tail::LastComma);
+    code.reopen(") -> impl rt::Future<");
+    let output = Ty::generic(
+        "Output = rt::Result",
+        [
+            Ty::generic("rt::tonic::Response", [Ty::word(response)]),
+            Ty::word("rt::tonic::Status"),
+        ],
+    );
+    output.write(code, "", Tail::LastComma);
+    code.close("> + rt::Send;");
+    Some(())
+}
+
+fn dispatch_arm_text(code: &mut Lines, service: &Service, method: &Method) -> Option<()> {
+    let names = &service.names;
+    code.open(&format!("{} => {{", text::literal(&service.path(method))?));
+    code.open(&format!("core.{}(", serve(method)));
+    code.line("inner,");
+    code.line(&format!(
+        "&super::{}::{},",
+        names.methods_module, method.names.constant
+    ));
+    code.line("req,");
+    code.open("|inner: rt::Arc<T>, request| async move {");
+    let call = format!(
+        "<T as {}>::{}(&inner, request)",
+        names.trait_name, method.names.function
+    );
+    if code.fits(&format!("{call}.await")) {
+        code.line_of(&[&call, ".await"]);
+    } else if code.fits(&call) {
+        code.line(&call);
+        code.line_of(&["    .await"]);
+    } else {
+        // A broken chain: the call's arguments two steps in, its `)` and `.await` one (the
+        // path before the `(` has nowhere to break, however long).
+        code.line_of(&[&call[..call.len() - "&inner, request)".len()]]);
+        code.line("        &inner,");
+        code.line("        request,");
+        code.line("    )");
+        code.line("    .await");
+    }
+    code.close("},");
+    code.close(")");
+    code.close("}");
+    Some(())
 }

@@ -70,6 +70,11 @@ impl Lines {
         self.open(text);
     }
 
+    /// One step in, writing nothing.
+    pub fn indent_in(&mut self) {
+        self.indent += INDENT;
+    }
+
     /// One step out, writing nothing.
     pub fn outdent(&mut self) {
         self.indent -= INDENT;
@@ -88,9 +93,94 @@ impl Lines {
         }
     }
 
+    /// `#[doc]` attributes with these values, as prettyplease prints them: `///` and the value
+    /// with trailing spaces trimmed. `None` for a value prettyplease prints otherwise (one that
+    /// starts with `/` or spans lines).
+    pub fn doc_values(&mut self, values: &[String]) -> Option<()> {
+        for value in values {
+            if value.starts_with('/') || value.contains(['\n', '\r']) {
+                return None;
+            }
+            self.pad();
+            self.out.push_str("///");
+            self.out.push_str(value.trim_end_matches(' '));
+            self.out.push('\n');
+        }
+        Some(())
+    }
+
     fn pad(&mut self) {
         self.out.extend(std::iter::repeat_n(' ', self.indent));
     }
+}
+
+/// A type with generic arguments, or a word: what prettyplease breaks at `<` when a line is
+/// too long for it.
+pub(super) enum Ty {
+    Word(String),
+    /// `head<arguments>`, the head holding whatever comes before the `<` (`Output = rt::Result`).
+    Generic(String, Vec<Ty>),
+}
+
+impl Ty {
+    pub fn generic(head: &str, arguments: impl IntoIterator<Item = Ty>) -> Self {
+        Self::Generic(head.to_owned(), arguments.into_iter().collect())
+    }
+
+    pub fn word(text: impl Into<String>) -> Self {
+        Self::Word(text.into())
+    }
+
+    /// On one line.
+    pub fn flat(&self) -> String {
+        match self {
+            Self::Word(word) => word.clone(),
+            Self::Generic(head, arguments) => {
+                let arguments: Vec<String> = arguments.iter().map(Ty::flat).collect();
+                format!("{head}<{}>", arguments.join(", "))
+            }
+        }
+    }
+
+    /// Written at the current indentation after `before` and followed by `tail`: on one line
+    /// if it fits, else broken at `<`, each argument a step in and followed by a comma. Whether
+    /// the line fits counts the tail unless it is the comma prettyplease writes after the last
+    /// item of a list it broke (`Tail::LastComma`). A word too long for its line runs past the
+    /// margin, as prettyplease lets it.
+    pub fn write(&self, code: &mut Lines, before: &str, tail: Tail) {
+        let flat = format!("{before}{}", self.flat());
+        let (tail, counted) = match tail {
+            Tail::Text(text) => (text, text),
+            Tail::LastComma => (",", ""),
+        };
+        if code.fits(&format!("{flat}{counted}")) {
+            code.line_of(&[&flat, tail]);
+            return;
+        }
+        let Self::Generic(head, arguments) = self else {
+            // A word has nowhere to break: prettyplease lets it run past the margin.
+            code.line_of(&[&flat, tail]);
+            return;
+        };
+        code.open(&format!("{before}{head}<"));
+        for (i, argument) in arguments.iter().enumerate() {
+            let tail = if i + 1 == arguments.len() {
+                Tail::LastComma
+            } else {
+                Tail::Text(",")
+            };
+            argument.write(code, "", tail);
+        }
+        code.close(&format!(">{tail}"));
+    }
+}
+
+/// What follows a [`Ty`] on its line.
+#[derive(Clone, Copy)]
+pub(super) enum Tail {
+    Text(&'static str),
+    /// The comma after the last item of a broken list.
+    LastComma,
 }
 
 /// A string literal as quote writes it, for text that needs no escapes; `None` otherwise.
@@ -289,7 +379,7 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn methods_and_hooks_modules_are_laid_out_as_prettyplease_lays_them_out() {
+    fn written_modules_are_laid_out_as_prettyplease_lays_them_out() {
         let options = Options::parse("").unwrap();
         let cx = Context::new(&options).unwrap();
         let mut written = 0;
@@ -298,6 +388,9 @@ pub(super) mod tests {
                 super::super::methods::methods_module_text("::greeter_runtime", 0, &service);
             let tokens = super::super::methods::generate_methods_module(&cx, &service);
             written += usize::from(check("methods", &service, methods, tokens));
+            let server = super::super::server::server_text(&cx, "::greeter_runtime", 0, &service);
+            let tokens = super::super::server::generate_server(&cx, &service);
+            written += usize::from(check("server", &service, server, tokens));
             let hooks = super::super::hooks::hooks_text("::greeter_runtime", 0, &service);
             let tokens = super::super::hooks::generate_hooks(&cx, &service).unwrap_or_default();
             written += usize::from(check("hooks", &service, hooks, tokens));
