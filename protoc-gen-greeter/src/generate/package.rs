@@ -265,7 +265,10 @@ fn generate_service(cx: &Context<'_>, runtime: &str, service: &Service) -> Vec<P
         ));
     }
     if cx.options.client {
-        pieces.push(Piece::Tokens(client::generate_client(cx, service)));
+        pieces.push(text_or_tokens(
+            client::client_text(runtime, 0, service),
+            &|| client::generate_client(cx, service),
+        ));
     }
     // Hooks serve both sides, so they come with either.
     if cx.options.server || cx.options.client {

@@ -52,6 +52,17 @@ impl Lines {
         self.out.push('\n');
     }
 
+    /// Lines of fixed text, each indented as written plus the current indentation.
+    pub fn block(&mut self, text: &str) {
+        for line in text.lines() {
+            if line.is_empty() {
+                self.out.push('\n');
+            } else {
+                self.line(line);
+            }
+        }
+    }
+
     /// A line that opens a block: what follows is indented one step more.
     pub fn open(&mut self, text: &str) {
         self.line(text);
@@ -391,10 +402,13 @@ pub(super) mod tests {
             let server = super::super::server::server_text(&cx, "::greeter_runtime", 0, &service);
             let tokens = super::super::server::generate_server(&cx, &service);
             written += usize::from(check("server", &service, server, tokens));
+            let client = super::super::client::client_text("::greeter_runtime", 0, &service);
+            let tokens = super::super::client::generate_client(&cx, &service);
+            written += usize::from(check("client", &service, client, tokens));
             let hooks = super::super::hooks::hooks_text("::greeter_runtime", 0, &service);
             let tokens = super::super::hooks::generate_hooks(&cx, &service).unwrap_or_default();
             written += usize::from(check("hooks", &service, hooks, tokens));
         }
-        assert!(written > 500, "{written} written");
+        assert!(written > 1050, "{written} written");
     }
 }
