@@ -106,7 +106,7 @@ pub(super) fn methods_module_text(
         "pub const METHODS: &[rt::MethodInfo] = &[{}];",
         constants.join(", ")
     );
-    if code.fits(&flat[..flat.len() - 1]) {
+    if code.fits(&flat) {
         code.line(&flat);
     } else {
         code.open("pub const METHODS: &[rt::MethodInfo] = &[");

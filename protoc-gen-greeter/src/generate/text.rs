@@ -345,6 +345,16 @@ pub(super) mod tests {
                 false,
                 &specs(len / 3 + 1),
             ));
+            // One method and two: lists whose length grows a character at a time.
+            let one = |method| Spec {
+                method,
+                message: len,
+                streaming: (len % 2 == 0, len % 3 == 0),
+                deprecated: false,
+                checked: len % 4 == 0,
+            };
+            services.push(service("q.v1", "Svc", false, &[one(len)]));
+            services.push(service("q.v1", "Svc", false, &[one(len / 2 + 1), one(len - len / 2)]));
         }
         services.push(service("p", "Empty", false, &[]));
         services
