@@ -775,6 +775,20 @@ fn relative_path(
     path.join("::")
 }
 
+/// The Rust path of a message from its own package's module: its outer messages' modules, then
+/// its name (what [`relative_path`] gives when both packages are the same, without spelling
+/// the package out).
+fn path_in_package(message: &MessageDescriptor) -> String {
+    let mut path = names::upper_camel(message.name());
+    let mut parent = message.parent_message();
+    while let Some(outer) = parent {
+        path.insert_str(0, "::");
+        path.insert_str(0, &names::snake(outer.name()));
+        parent = outer.parent_message();
+    }
+    path
+}
+
 /// Every message prost-build writes for the files `names` (nested ones too, map entries and
 /// extern-path types not), with its Rust path from the package module.
 pub fn package_messages(
@@ -794,13 +808,7 @@ pub fn package_messages(
                 continue;
             }
             if covering_extern(message.full_name(), extern_paths).is_none() {
-                let path = relative_path(
-                    message.package_name(),
-                    message.parent_message(),
-                    message.name(),
-                    file.package_name(),
-                );
-                messages.push((message.full_name().to_owned(), path));
+                messages.push((message.full_name().to_owned(), path_in_package(&message)));
             }
             let mut children: Vec<MessageDescriptor> = message.child_messages().collect();
             children.reverse();

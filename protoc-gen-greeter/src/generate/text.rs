@@ -354,7 +354,12 @@ pub(super) mod tests {
                 checked: len % 4 == 0,
             };
             services.push(service("q.v1", "Svc", false, &[one(len)]));
-            services.push(service("q.v1", "Svc", false, &[one(len / 2 + 1), one(len - len / 2)]));
+            services.push(service(
+                "q.v1",
+                "Svc",
+                false,
+                &[one(len / 2 + 1), one(len - len / 2)],
+            ));
         }
         services.push(service("p", "Empty", false, &[]));
         services
