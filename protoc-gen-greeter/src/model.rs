@@ -127,6 +127,27 @@ fn full_name(proto_type: &str) -> String {
 }
 
 impl Method {
+    /// The `StreamingKind` variant of the runtime: `Unary`, `ServerStreaming`, …
+    pub fn streaming_kind(&self) -> &'static str {
+        match (self.client_streaming, self.server_streaming) {
+            (false, false) => "Unary",
+            (false, true) => "ServerStreaming",
+            (true, false) => "ClientStreaming",
+            (true, true) => "BidiStreaming",
+        }
+    }
+
+    /// The function of the runtime's `ServerCore` and `ClientCore` that runs a call of this
+    /// streaming kind: `unary`, `server_streaming`, `client_streaming` or `streaming`.
+    pub fn core_call(&self) -> &'static str {
+        match (self.client_streaming, self.server_streaming) {
+            (false, false) => "unary",
+            (false, true) => "server_streaming",
+            (true, false) => "client_streaming",
+            (true, true) => "streaming",
+        }
+    }
+
     fn new(
         method: prost_build::Method,
         names: MethodNames,

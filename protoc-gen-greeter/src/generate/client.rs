@@ -143,15 +143,6 @@ fn calls_doc(service: &Service, method: &Method) -> String {
     format!("Calls `{}`.", service.path(method))
 }
 
-fn send(method: &Method) -> &'static str {
-    match (method.client_streaming, method.server_streaming) {
-        (false, false) => "unary",
-        (false, true) => "server_streaming",
-        (true, false) => "client_streaming",
-        (true, true) => "streaming",
-    }
-}
-
 fn client_method(cx: &Context<'_>, service: &Service, method: &Method) -> TokenStream {
     let rt = &cx.rt;
     let function = names::ident(&method.names.function);
@@ -175,7 +166,7 @@ fn client_method(cx: &Context<'_>, service: &Service, method: &Method) -> TokenS
     } else {
         quote!(#output)
     };
-    let send = names::ident(send(method));
+    let send = names::ident(method.core_call());
     let docs = doc_attrs(&method.comments, &[&calls_doc(service, method)]);
     let deprecated = method.deprecated.then(|| quote!(#[deprecated]));
     quote! {
@@ -363,7 +354,7 @@ fn client_method_text(code: &mut Lines, service: &Service, method: &Method) -> O
     code.indent_in();
     let call = format!(
         "{}(&super::{}::{}, request.{into_request}())",
-        send(method),
+        method.core_call(),
         service.names.methods_module,
         method.names.constant
     );
@@ -375,7 +366,7 @@ fn client_method_text(code: &mut Lines, service: &Service, method: &Method) -> O
         if code.fits(&format!(".{call}")) {
             code.line(&format!(".{call}"));
         } else {
-            code.open(&format!(".{}(", send(method)));
+            code.open(&format!(".{}(", method.core_call()));
             code.line(&format!(
                 "&super::{}::{},",
                 service.names.methods_module, method.names.constant

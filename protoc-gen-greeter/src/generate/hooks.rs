@@ -290,19 +290,10 @@ pub(super) fn hooks_text(runtime: &str, indent: usize, service: &Service) -> Opt
     code.doc(&routes_doc(service));
     code.line("#[derive(Debug, Clone, Copy)]");
     code.line(&format!("pub struct {};", names.hook_routes));
-    let (implemented, for_type) = (
-        format!("impl<H: {}> rt::HookRoutes<H>", names.hooks_trait),
-        format!("for {} {{", names.hook_routes),
-    );
-    let flat = format!("{implemented} {for_type}");
-    if code.fits(&flat) {
-        code.open(&flat);
-    } else if code.fits(&implemented) {
-        code.line(&implemented);
-        code.open(&for_type);
-    } else {
-        return None;
-    }
+    code.open_impl(
+        &format!("impl<H: {}> rt::HookRoutes<H>", names.hooks_trait),
+        &names.hook_routes,
+    )?;
     for direction in Direction::BOTH {
         code.open(&format!("fn {}(", direction.word()));
         code.line("hooks: &H,");

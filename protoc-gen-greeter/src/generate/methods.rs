@@ -50,7 +50,7 @@ fn method_constant(
     let rt = &cx.rt;
     let path = service.path(method);
     let proto_name = &method.proto_name;
-    let kind = format_ident!("{}", kind(method));
+    let kind = format_ident!("{}", method.streaming_kind());
     let idempotency = format_ident!("{}", idempotency(method));
     let doc = doc(&format!("`{path}`"));
     let input = &method.input_proto;
@@ -132,7 +132,7 @@ fn method_constant_text(code: &mut Lines, service: &Service, method: &Method) ->
         "SERVICE_NAME,".to_owned(),
         format!("{},", literal(&method.proto_name)?),
         format!("{},", literal(&path)?),
-        format!("rt::StreamingKind::{},", kind(method)),
+        format!("rt::StreamingKind::{},", method.streaming_kind()),
         format!("rt::Idempotency::{},", idempotency(method)),
     ];
     for argument in &arguments {
@@ -170,15 +170,6 @@ fn chain_call(code: &mut Lines, call: &str, arguments: &[String], last: bool) {
             code.line_of(&[argument, ","]);
         }
         code.close(&format!("){end}"));
-    }
-}
-
-fn kind(method: &Method) -> &'static str {
-    match (method.client_streaming, method.server_streaming) {
-        (false, false) => "Unary",
-        (false, true) => "ServerStreaming",
-        (true, false) => "ClientStreaming",
-        (true, true) => "BidiStreaming",
     }
 }
 

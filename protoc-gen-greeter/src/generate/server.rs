@@ -109,15 +109,6 @@ fn stream_doc(method: &Method) -> String {
     format!("The response stream of `{}`.", method.names.function)
 }
 
-fn serve(method: &Method) -> &'static str {
-    match (method.client_streaming, method.server_streaming) {
-        (false, false) => "unary",
-        (false, true) => "server_streaming",
-        (true, false) => "client_streaming",
-        (true, true) => "streaming",
-    }
-}
-
 /// The request and response types of one method, as the handler sees them.
 struct Signature {
     /// `tonic::Request<Req>` or `tonic::Request<tonic::Streaming<Req>>`.
@@ -208,7 +199,7 @@ fn dispatch_arm(cx: &Context<'_>, service: &Service, method: &Method) -> TokenSt
     let methods_module = names::ident(&service.names.methods_module);
     let constant = names::ident(&method.names.constant);
     let function = names::ident(&method.names.function);
-    let serve = names::ident(serve(method));
+    let serve = names::ident(method.core_call());
     quote! {
         #path => core.#serve(
             inner,
@@ -273,19 +264,10 @@ pub(super) fn server_text(
     }
     code.line("#[derive(Debug, Clone, Copy)]");
     code.line(&format!("pub struct {};", names.routes));
-    let (implemented, for_type) = (
-        format!("impl<T: {}> rt::Routes<T>", names.trait_name),
-        format!("for {} {{", names.routes),
-    );
-    let flat = format!("{implemented} {for_type}");
-    if code.fits(&flat) {
-        code.open(&flat);
-    } else if code.fits(&implemented) {
-        code.line(&implemented);
-        code.open(&for_type);
-    } else {
-        return None;
-    }
+    code.open_impl(
+        &format!("impl<T: {}> rt::Routes<T>", names.trait_name),
+        &names.routes,
+    )?;
     code.line(&format!(
         "const NAME: &'static str = super::{}::SERVICE_NAME;",
         names.methods_module
@@ -367,7 +349,7 @@ fn trait_items_text(code: &mut Lines, method: &Method) -> Option<()> {
 fn dispatch_arm_text(code: &mut Lines, service: &Service, method: &Method) -> Option<()> {
     let names = &service.names;
     code.open(&format!("{} => {{", text::literal(&service.path(method))?));
-    code.open(&format!("core.{}(", serve(method)));
+    code.open(&format!("core.{}(", method.core_call()));
     code.line("inner,");
     code.line(&format!(
         "&super::{}::{},",

@@ -75,6 +75,21 @@ impl Lines {
         self.line(text);
     }
 
+    /// Opens `impl … Trait for Type {`: on one line if it fits, else broken before `for`, as
+    /// prettyplease breaks it. `None` when even the part before `for` does not fit.
+    pub fn open_impl(&mut self, implemented: &str, for_type: &str) -> Option<()> {
+        let flat = format!("{implemented} for {for_type} {{");
+        if self.fits(&flat) {
+            self.open(&flat);
+        } else if self.fits(implemented) {
+            self.line(implemented);
+            self.open(&format!("for {for_type} {{"));
+        } else {
+            return None;
+        }
+        Some(())
+    }
+
     /// A line that closes a block and opens the next at the same level, `) -> T {`.
     pub fn reopen(&mut self, text: &str) {
         self.indent -= INDENT;
