@@ -98,9 +98,9 @@ impl Builder {
 
     /// Path of the `greeter-runtime` crate in generated code (default `::greeter_runtime`).
     pub fn runtime_crate(mut self, path: &str) -> io::Result<Self> {
-        if syn::parse_str::<syn::Path>(path).is_err() {
+        if !crate::options::is_module_path(path) {
             return Err(invalid_input(format!(
-                "runtime_crate: `{path}` is not a Rust path"
+                "runtime_crate: `{path}` is not a Rust module path"
             )));
         }
         self.options.runtime_crate = path.to_owned();

@@ -135,14 +135,22 @@ fn parse_extern_path(key: &str, value: &str) -> Result<(String, String), Error> 
     Ok((proto.to_owned(), rust.to_owned()))
 }
 
+/// Whether `value` is a module path: generated modules `use` the runtime's, so its segments
+/// carry no generic arguments.
+pub(crate) fn is_module_path(value: &str) -> bool {
+    syn::parse_str::<syn::Path>(value)
+        .is_ok_and(|path| path.segments.iter().all(|s| s.arguments.is_none()))
+}
+
 fn parse_rust_path(key: &str, value: &str) -> Result<String, Error> {
-    match syn::parse_str::<syn::Path>(value) {
-        Ok(_) => Ok(value.to_owned()),
-        Err(_) => Err(Error::invalid_option(
+    if is_module_path(value) {
+        Ok(value.to_owned())
+    } else {
+        Err(Error::invalid_option(
             key,
             value,
             "expected a Rust path such as `::greeter_runtime`",
-        )),
+        ))
     }
 }
 
@@ -205,6 +213,10 @@ mod tests {
             (
                 "runtime_crate=1abc",
                 "invalid value `1abc` for option `runtime_crate`: expected a Rust path such as `::greeter_runtime`",
+            ),
+            (
+                "runtime_crate=rt::Foo<u8>",
+                "invalid value `rt::Foo<u8>` for option `runtime_crate`: expected a Rust path such as `::greeter_runtime`",
             ),
         ];
         for (parameter, message) in cases {

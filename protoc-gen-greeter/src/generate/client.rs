@@ -278,9 +278,9 @@ const BUILDERS: &str = concat!(
 
 /// The module written out in prettyplease's layout, or `None` where a name, type or comment is
 /// beyond the layout this writer knows (the module is then printed from [`generate_client`]).
-pub(super) fn client_text(runtime: &str, indent: usize, service: &Service) -> Option<String> {
+pub(super) fn client_text(runtime: &str, service: &Service) -> Option<String> {
     let client = &service.names.client;
-    let mut code = Lines::new(indent);
+    let mut code = Lines::new();
     code.doc(&module_doc(service));
     code.open(&format!("pub mod {} {{", service.names.client_module));
     if service.has_deprecated() {

@@ -226,8 +226,8 @@ fn hook_routes(cx: &Context<'_>, service: &Service) -> TokenStream {
 /// The module written out in prettyplease's layout, or `None` where a name or type is beyond
 /// the layout this writer knows (the module is then printed from [`generate_hooks`]). Nothing
 /// for a service without methods, as there.
-pub(super) fn hooks_text(runtime: &str, indent: usize, service: &Service) -> Option<String> {
-    let mut code = Lines::new(indent);
+pub(super) fn hooks_text(runtime: &str, service: &Service) -> Option<String> {
+    let mut code = Lines::new();
     if service.methods.is_empty() {
         return Some(code.out);
     }

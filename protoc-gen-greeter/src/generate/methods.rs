@@ -75,12 +75,8 @@ fn method_constant(
 
 /// The module written out in prettyplease's layout, or `None` where a name is too long for the
 /// layout this writer knows (the module is then printed from [`generate_methods_module`]).
-pub(super) fn methods_module_text(
-    runtime: &str,
-    indent: usize,
-    service: &Service,
-) -> Option<String> {
-    let mut code = Lines::new(indent);
+pub(super) fn methods_module_text(runtime: &str, service: &Service) -> Option<String> {
+    let mut code = Lines::new();
     code.doc(&format!(
         "Method descriptions of `{}`, for interceptors and tooling.",
         service.full_name

@@ -255,27 +255,26 @@ fn generate_service(cx: &Context<'_>, runtime: &str, service: &Service) -> Vec<P
         None => Piece::Tokens(tokens()),
     };
     let mut pieces = vec![text_or_tokens(
-        methods::methods_module_text(runtime, 0, service),
+        methods::methods_module_text(runtime, service),
         &|| methods::generate_methods_module(cx, service),
     )];
     if cx.options.server {
         pieces.push(text_or_tokens(
-            server::server_text(cx, runtime, 0, service),
+            server::server_text(cx, runtime, service),
             &|| server::generate_server(cx, service),
         ));
     }
     if cx.options.client {
         pieces.push(text_or_tokens(
-            client::client_text(runtime, 0, service),
+            client::client_text(runtime, service),
             &|| client::generate_client(cx, service),
         ));
     }
     // Hooks serve both sides, so they come with either.
     if cx.options.server || cx.options.client {
-        pieces.push(text_or_tokens(
-            hooks::hooks_text(runtime, 0, service),
-            &|| hooks::generate_hooks(cx, service).unwrap_or_default(),
-        ));
+        pieces.push(text_or_tokens(hooks::hooks_text(runtime, service), &|| {
+            hooks::generate_hooks(cx, service).unwrap_or_default()
+        }));
     }
     if let Some(contract) = contract::generate_contract_module(cx, service) {
         pieces.push(Piece::Tokens(contract));

@@ -214,18 +214,13 @@ fn dispatch_arm(cx: &Context<'_>, service: &Service, method: &Method) -> TokenSt
 
 /// The module written out in prettyplease's layout, or `None` where a name, type or comment is
 /// beyond the layout this writer knows (the module is then printed from [`generate_server`]).
-pub(super) fn server_text(
-    cx: &Context<'_>,
-    runtime: &str,
-    indent: usize,
-    service: &Service,
-) -> Option<String> {
+pub(super) fn server_text(cx: &Context<'_>, runtime: &str, service: &Service) -> Option<String> {
     // Stubbed services are rare; their bodies go through the token path.
     if cx.options.default_stubs {
         return None;
     }
     let names = &service.names;
-    let mut code = Lines::new(indent);
+    let mut code = Lines::new();
     code.doc(&format!("Server side of `{}`.", service.full_name));
     code.open(&format!("pub mod {} {{", names.server_module));
     if service.has_deprecated() {
@@ -300,17 +295,24 @@ fn trait_items_text(code: &mut Lines, method: &Method) -> Option<()> {
     let response = if method.server_streaming {
         let stream = &method.names.stream;
         code.doc(&stream_doc(method));
-        code.line(&format!("type {stream}: rt::tokio_stream::Stream<"));
-        // The bounds a step in, the stream's arguments two.
-        code.indent_in();
-        code.indent_in();
         let item = Ty::generic(
             "Item = rt::Result",
             [Ty::word(&*output), Ty::word("rt::tonic::Status")],
         );
-        item.write(code, "", Tail::LastComma);
-        code.outdent();
-        code.line(">");
+        let head = format!("type {stream}: rt::tokio_stream::Stream<");
+        let flat = format!("{head}{}>", item.flat());
+        // The bounds a step in, the stream's arguments (when they break) two.
+        if code.fits(&flat) {
+            code.line(&flat);
+            code.indent_in();
+        } else {
+            code.line(&head);
+            code.indent_in();
+            code.indent_in();
+            item.write(code, "", Tail::LastComma);
+            code.outdent();
+            code.line(">");
+        }
         code.line("+ rt::Send");
         code.line("+ 'static;");
         code.outdent();
