@@ -1,6 +1,6 @@
 //! Real calls through the golden stress code: well-known types (`()` for Empty, prost-types
 //! Timestamp), cross-package messages, every streaming kind, keyword and clashing method names,
-//! deprecated items, idempotency levels and proto3 `optional`.
+//! deprecated items, idempotency levels, proto3 `optional` and wrapper types.
 
 #![allow(deprecated)] // `OldPing` and the `Legacy` service are deprecated on purpose.
 
@@ -10,7 +10,7 @@ use std::pin::Pin;
 use greeter_runtime::{Idempotency, StreamingKind};
 use greeter_tests::stress_set::stress::api::v1::{
     Item, everything_client::EverythingClient, everything_methods, everything_server,
-    nothing_methods, nothing_server::NothingServer,
+    nothing_methods, nothing_server::NothingServer, wrapped_client::WrappedClient, wrapped_server,
 };
 use greeter_tests::stress_set::stress::common::v1::{HttpRequest, Page, http_request};
 use greeter_tests::stress_set::stress::r#type::Kind;
@@ -217,4 +217,43 @@ fn method_constants_carry_kinds_and_idempotency() {
     assert_eq!(everything_methods::METHODS.len(), 9);
     assert!(nothing_methods::METHODS.is_empty());
     assert_eq!(nothing_methods::SERVICE_NAME, "stress.api.v1.Nothing");
+}
+
+/// Wrapper types are Rust primitives (`BoolValue` is `bool`), seen from the generated modules
+/// as they are, not through `super::`.
+struct Wrapped;
+
+impl wrapped_server::Wrapped for Wrapped {
+    async fn flag(&self, request: Request<bool>) -> Result<Response<u64>, Status> {
+        Ok(Response::new(u64::from(request.into_inner()) + 40))
+    }
+
+    type NamesStream = Boxed<Vec<u8>>;
+    async fn names(&self, request: Request<String>) -> Result<Response<Self::NamesStream>, Status> {
+        let names: Vec<Result<Vec<u8>, Status>> = request
+            .into_inner()
+            .split(',')
+            .map(|name| Ok(name.as_bytes().to_vec()))
+            .collect();
+        Ok(Response::new(Box::pin(tokio_stream::iter(names))))
+    }
+}
+
+#[tokio::test]
+async fn wrapper_types_travel_as_primitives() {
+    let router = Server::builder().add_service(wrapped_server::WrappedServer::new(Wrapped));
+    let addr = greeter_tests::net::serve(router).await;
+    let mut client = WrappedClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    assert_eq!(client.flag(true).await.unwrap().into_inner(), 41);
+    let names: Vec<Vec<u8>> = client
+        .names("a,bc".to_owned())
+        .await
+        .unwrap()
+        .into_inner()
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    assert_eq!(names, [b"a".to_vec(), b"bc".to_vec()]);
 }

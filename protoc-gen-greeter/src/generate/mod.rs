@@ -488,23 +488,37 @@ fn generate_include_file(
 }
 
 /// A message type as seen from a module nested one level inside the package module: relative
-/// paths gain a `super::`; absolute paths and other types (`()`) stay as they are.
+/// paths gain a `super::`; absolute paths, primitives (prost-build's `bool`, `u64`, … for the
+/// wrapper types) and other types (`()`) stay as they are.
 pub(crate) fn nested_type(ty: &syn::Type) -> TokenStream {
     match ty {
         syn::Type::Path(syn::TypePath { qself: None, path }) => {
-            let is_absolute = path.leading_colon.is_some()
-                || path
-                    .segments
-                    .first()
-                    .is_some_and(|segment| segment.ident == "crate");
-            if is_absolute {
-                quote!(#path)
-            } else {
+            if needs_super(path) {
                 quote!(super::#path)
+            } else {
+                quote!(#path)
             }
         }
         other => quote!(#other),
     }
+}
+
+/// Whether a message type's path is relative to the package module, so that a nested module
+/// must reach it through `super::`: not when it is absolute (`::a::B`, `crate::a::B`) or a
+/// primitive type, which prost-build gives the wrapper types (`google.protobuf.BoolValue` is
+/// `bool`; proto message names never spell one, as prost-build capitalizes them).
+pub(crate) fn needs_super(path: &syn::Path) -> bool {
+    const PRIMITIVES: [&str; 7] = ["bool", "f32", "f64", "i32", "i64", "u32", "u64"];
+    let absolute = path.leading_colon.is_some()
+        || path
+            .segments
+            .first()
+            .is_some_and(|segment| segment.ident == "crate");
+    let primitive = path.segments.len() == 1
+        && PRIMITIVES
+            .iter()
+            .any(|primitive| path.segments[0].ident == primitive);
+    !absolute && !primitive
 }
 
 #[cfg(test)]

@@ -217,20 +217,16 @@ pub(super) fn literal(text: &str) -> Option<String> {
 }
 
 /// A type as prettyplease prints it, for the types messages have: a path of plain segments
-/// (`super::HelloRequest`, `::prost_types::Any`) or `()`. `nested` adds the `super::` that a
-/// relative path needs inside a service's modules. `None` for anything else.
+/// (`super::HelloRequest`, `::prost_types::Any`, `bool`) or `()`. `nested` adds the `super::`
+/// that a relative path needs inside a service's modules ([`needs_super`](super::needs_super)).
+/// `None` for anything else.
 pub(super) fn type_text(ty: &syn::Type, nested: bool) -> Option<String> {
     match ty {
         syn::Type::Path(syn::TypePath { qself: None, path }) => {
             let mut text = String::new();
-            let absolute = path.leading_colon.is_some()
-                || path
-                    .segments
-                    .first()
-                    .is_some_and(|segment| segment.ident == "crate");
             if path.leading_colon.is_some() {
                 text.push_str("::");
-            } else if nested && !absolute {
+            } else if nested && super::needs_super(path) {
                 text.push_str("super::");
             }
             for (i, segment) in path.segments.iter().enumerate() {

@@ -2880,6 +2880,298 @@ pub mod legacy_hooks {
         }
     }
 }
+/// Method descriptions of `stress.api.v1.Wrapped`, for interceptors and tooling.
+pub mod wrapped_methods {
+    use ::greeter_runtime::__codegen as rt;
+    /// Fully qualified name of the service.
+    pub const SERVICE_NAME: &str = "stress.api.v1.Wrapped";
+    /// `/stress.api.v1.Wrapped/Flag`
+    pub const FLAG: rt::MethodInfo = rt::MethodInfo::new(
+            SERVICE_NAME,
+            "Flag",
+            "/stress.api.v1.Wrapped/Flag",
+            rt::StreamingKind::Unary,
+            rt::Idempotency::Unknown,
+        )
+        .with_message_types("google.protobuf.BoolValue", "google.protobuf.UInt64Value");
+    /// `/stress.api.v1.Wrapped/Names`
+    pub const NAMES: rt::MethodInfo = rt::MethodInfo::new(
+            SERVICE_NAME,
+            "Names",
+            "/stress.api.v1.Wrapped/Names",
+            rt::StreamingKind::ServerStreaming,
+            rt::Idempotency::Unknown,
+        )
+        .with_message_types("google.protobuf.StringValue", "google.protobuf.BytesValue");
+    /// Every method of the service, in declaration order.
+    pub const METHODS: &[rt::MethodInfo] = &[FLAG, NAMES];
+}
+/// Server side of `stress.api.v1.Wrapped`.
+pub mod wrapped_server {
+    use ::greeter_runtime::__codegen as rt;
+    /// Messages that are well-known wrapper types, which prost-build maps to Rust primitives.
+    ///
+    /// Implement this to serve `stress.api.v1.Wrapped`, then hand it to [`WrappedServer`].
+    pub trait Wrapped: rt::Send + rt::Sync + 'static {
+        fn flag(
+            &self,
+            request: rt::tonic::Request<bool>,
+        ) -> impl rt::Future<
+            Output = rt::Result<rt::tonic::Response<u64>, rt::tonic::Status>,
+        > + rt::Send;
+        /// The response stream of `names`.
+        type NamesStream: rt::tokio_stream::Stream<
+                Item = rt::Result<::prost::alloc::vec::Vec<u8>, rt::tonic::Status>,
+            >
+            + rt::Send
+            + 'static;
+        fn names(
+            &self,
+            request: rt::tonic::Request<::prost::alloc::string::String>,
+        ) -> impl rt::Future<
+            Output = rt::Result<
+                rt::tonic::Response<Self::NamesStream>,
+                rt::tonic::Status,
+            >,
+        > + rt::Send;
+    }
+    /// Serves a [`Wrapped`] implementation as the gRPC service `stress.api.v1.Wrapped`: `WrappedServer::new(handler)`, then interceptors, compression and message size limits (`greeter_runtime::ServiceServer`).
+    pub type WrappedServer<T> = rt::ServiceServer<T, WrappedRoutes>;
+    /// Which method of a [`Wrapped`] implementation serves which path of `stress.api.v1.Wrapped`.
+    #[derive(Debug, Clone, Copy)]
+    pub struct WrappedRoutes;
+    impl<T: Wrapped> rt::Routes<T> for WrappedRoutes {
+        const NAME: &'static str = super::wrapped_methods::SERVICE_NAME;
+        fn route<B: rt::RequestBody>(
+            core: &rt::ServerCore,
+            inner: &rt::Arc<T>,
+            req: rt::http::Request<B>,
+        ) -> rt::ServerFuture {
+            match req.uri().path() {
+                "/stress.api.v1.Wrapped/Flag" => {
+                    core.unary(
+                        inner,
+                        &super::wrapped_methods::FLAG,
+                        req,
+                        |inner: rt::Arc<T>, request| async move {
+                            <T as Wrapped>::flag(&inner, request).await
+                        },
+                    )
+                }
+                "/stress.api.v1.Wrapped/Names" => {
+                    core.server_streaming(
+                        inner,
+                        &super::wrapped_methods::NAMES,
+                        req,
+                        |inner: rt::Arc<T>, request| async move {
+                            <T as Wrapped>::names(&inner, request).await
+                        },
+                    )
+                }
+                path => rt::ServerCore::unknown_method(path),
+            }
+        }
+    }
+}
+/// Client side of `stress.api.v1.Wrapped`.
+pub mod wrapped_client {
+    use ::greeter_runtime::__codegen as rt;
+    /// Messages that are well-known wrapper types, which prost-build maps to Rust primitives.
+    ///
+    /// Client for `stress.api.v1.Wrapped`.
+    #[derive(Debug, Clone)]
+    pub struct WrappedClient<T> {
+        inner: rt::ClientCore<T>,
+    }
+    impl WrappedClient<rt::tonic::transport::Channel> {
+        /// Connects to `dst` (such as `"http://127.0.0.1:50051"`); interceptors learn
+        /// from its scheme whether the channel is TLS.
+        pub async fn connect<D>(dst: D) -> rt::Result<Self, rt::tonic::transport::Error>
+        where
+            D: rt::TryInto<rt::tonic::transport::Endpoint>,
+            D::Error: rt::Into<rt::StdError>,
+        {
+            let endpoint = rt::tonic::transport::Endpoint::new(dst)?;
+            let origin = endpoint.uri().clone();
+            Ok(Self::with_origin(endpoint.connect().await?, origin))
+        }
+    }
+    impl<T> WrappedClient<T>
+    where
+        T: rt::tonic::client::GrpcService<rt::tonic::body::Body> + rt::Send,
+        T::Future: rt::Send,
+        T::Error: rt::Into<rt::StdError>,
+        T::ResponseBody: rt::Body<Data = rt::Bytes> + rt::Send + 'static,
+        <T::ResponseBody as rt::Body>::Error: rt::Into<rt::StdError> + rt::Send,
+    {
+        /// Sends calls over `inner`, such as a `tonic::transport::Channel`.
+        pub fn new(inner: T) -> Self {
+            Self {
+                inner: rt::ClientCore::new(inner),
+            }
+        }
+        /// Sends calls over `inner` to `origin`, for transports that need the authority; its
+        /// scheme (`https` or `http`) tells interceptors whether the channel is TLS.
+        pub fn with_origin(inner: T, origin: rt::http::Uri) -> Self {
+            Self {
+                inner: rt::ClientCore::with_origin(inner, origin),
+            }
+        }
+        /// Runs `interceptor` on the head of every call, before it is sent, after the head
+        /// interceptors added before it.
+        #[must_use]
+        pub fn with_head_interceptor(
+            mut self,
+            interceptor: impl rt::HeadInterceptor,
+        ) -> Self {
+            self.inner.interceptors = self.inner.interceptors.with_head(interceptor);
+            self
+        }
+        /// Runs `interceptor` around every call, inside the call interceptors added before it.
+        #[must_use]
+        pub fn with_call_interceptor(
+            mut self,
+            interceptor: impl rt::CallInterceptor,
+        ) -> Self {
+            self.inner.interceptors = self.inner.interceptors.with_call(interceptor);
+            self
+        }
+        /// Replaces the interceptors with `interceptors`.
+        #[must_use]
+        pub fn with_interceptors(mut self, interceptors: rt::Interceptors) -> Self {
+            self.inner.interceptors = interceptors;
+            self
+        }
+        /// Compresses requests with `encoding`; the server must accept it.
+        #[must_use]
+        pub fn send_compressed(mut self, encoding: rt::CompressionEncoding) -> Self {
+            self.inner = self.inner.send_compressed(encoding);
+            self
+        }
+        /// Tells the server that responses may be compressed with `encoding`.
+        #[must_use]
+        pub fn accept_compressed(mut self, encoding: rt::CompressionEncoding) -> Self {
+            self.inner = self.inner.accept_compressed(encoding);
+            self
+        }
+        /// Limits the size of a decoded response message (default: 4 MiB).
+        #[must_use]
+        pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
+            self.inner = self.inner.max_decoding_message_size(limit);
+            self
+        }
+        /// Limits the size of an encoded request message (default: `usize::MAX`).
+        #[must_use]
+        pub fn max_encoding_message_size(mut self, limit: usize) -> Self {
+            self.inner = self.inner.max_encoding_message_size(limit);
+            self
+        }
+        /// Calls `/stress.api.v1.Wrapped/Flag`.
+        pub async fn flag(
+            &mut self,
+            request: impl rt::tonic::IntoRequest<bool>,
+        ) -> rt::Result<rt::tonic::Response<u64>, rt::tonic::Status> {
+            self.inner.unary(&super::wrapped_methods::FLAG, request.into_request()).await
+        }
+        /// Calls `/stress.api.v1.Wrapped/Names`.
+        pub async fn names(
+            &mut self,
+            request: impl rt::tonic::IntoRequest<::prost::alloc::string::String>,
+        ) -> rt::Result<
+            rt::tonic::Response<
+                rt::tonic::codec::Streaming<::prost::alloc::vec::Vec<u8>>,
+            >,
+            rt::tonic::Status,
+        > {
+            self.inner
+                .server_streaming(&super::wrapped_methods::NAMES, request.into_request())
+                .await
+        }
+    }
+}
+/// Typed per-method hooks of `stress.api.v1.Wrapped`, installed as one call interceptor.
+pub mod wrapped_hooks {
+    use ::greeter_runtime::__codegen as rt;
+    /// Typed hooks on the messages of `stress.api.v1.Wrapped`: per method one that sees each request and one that sees each response, in place, and may change it or end the call with an error. Every hook does nothing unless implemented. Install an implementation with `with_call_interceptor(intercept(hooks))` on a generated server or client.
+    ///
+    /// A server's hooks see requests as they arrive, before the handler, and responses before they are sent; a client's see requests before they are sent and responses as they arrive (`context.side()` tells which). Hooks run as each message is decoded or encoded, so they are not async (`greeter_runtime::hooks`).
+    #[allow(unused_variables)]
+    pub trait WrappedHooks: rt::Send + rt::Sync + 'static {
+        /// Sees the request of `Flag`.
+        fn flag(
+            &self,
+            context: &rt::CallContext,
+            request: &mut bool,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees the response of `Flag`.
+        fn flag_response(
+            &self,
+            context: &rt::CallContext,
+            response: &mut u64,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees the request of `Names`.
+        fn names(
+            &self,
+            context: &rt::CallContext,
+            request: &mut ::prost::alloc::string::String,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+        /// Sees each response of `Names`.
+        fn names_response(
+            &self,
+            context: &rt::CallContext,
+            response: &mut ::prost::alloc::vec::Vec<u8>,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            Ok(())
+        }
+    }
+    /// Runs `hooks` as a call interceptor: `WrappedServer::new(handler).with_call_interceptor(intercept(hooks))`, or the same on a `WrappedClient`.
+    pub fn intercept<H: WrappedHooks>(
+        hooks: H,
+    ) -> rt::HooksInterceptor<H, WrappedHookRoutes> {
+        rt::HooksInterceptor::new(hooks)
+    }
+    /// Which hook of a [`WrappedHooks`] implementation sees which message of `stress.api.v1.Wrapped`.
+    #[derive(Debug, Clone, Copy)]
+    pub struct WrappedHookRoutes;
+    impl<H: WrappedHooks> rt::HookRoutes<H> for WrappedHookRoutes {
+        fn request(
+            hooks: &H,
+            context: &rt::CallContext,
+            message: &mut rt::AnyMessage<'_>,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            match context.method().path() {
+                "/stress.api.v1.Wrapped/Flag" => {
+                    rt::hook(H::flag, hooks, context, message)
+                }
+                "/stress.api.v1.Wrapped/Names" => {
+                    rt::hook(H::names, hooks, context, message)
+                }
+                _ => Ok(()),
+            }
+        }
+        fn response(
+            hooks: &H,
+            context: &rt::CallContext,
+            message: &mut rt::AnyMessage<'_>,
+        ) -> rt::Result<(), rt::tonic::Status> {
+            match context.method().path() {
+                "/stress.api.v1.Wrapped/Flag" => {
+                    rt::hook(H::flag_response, hooks, context, message)
+                }
+                "/stress.api.v1.Wrapped/Names" => {
+                    rt::hook(H::names_response, hooks, context, message)
+                }
+                _ => Ok(()),
+            }
+        }
+    }
+}
 impl ::greeter_runtime::__codegen::Detail for Item {
     const TYPE_NAME: &'static str = "stress.api.v1.Item";
 }
