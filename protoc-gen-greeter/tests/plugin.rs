@@ -651,3 +651,21 @@ fn the_options_proto_comes_from_the_plugin() {
     let shipped = std::fs::read_to_string(workspace().join("proto/greeter/options.proto")).unwrap();
     assert_eq!(String::from_utf8(output.stdout).unwrap(), shipped);
 }
+
+#[test]
+fn a_runtime_crate_that_is_not_a_module_path_is_refused_by_the_builder() {
+    for path in ["rt::Foo<u8>", "1abc"] {
+        let error = protoc_gen_greeter::configure()
+            .runtime_crate(path)
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!("runtime_crate: `{path}` is not a Rust module path")
+        );
+    }
+    assert!(
+        protoc_gen_greeter::configure()
+            .runtime_crate("crate::rt")
+            .is_ok()
+    );
+}

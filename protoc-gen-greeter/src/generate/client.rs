@@ -25,6 +25,12 @@ pub(super) fn generate_client(cx: &Context<'_>, service: &Service) -> TokenStrea
         .then(|| quote!(#![allow(deprecated)]));
     let module_doc = doc(&module_doc(service));
     let client_doc = doc_attrs(&service.comments, &[&client_doc(service)]);
+    // The fixed items are written once, as the text the text path writes.
+    let fixed = |text: &str| -> TokenStream {
+        text.parse()
+            .expect("the client's fixed items are Rust (the golden files compile them)")
+    };
+    let (connect, where_clause, builders) = (fixed(CONNECT), fixed(WHERE), fixed(BUILDERS));
     quote! {
         #module_doc
         pub mod #module {
@@ -39,92 +45,13 @@ pub(super) fn generate_client(cx: &Context<'_>, service: &Service) -> TokenStrea
             }
 
             impl #client<#rt::tonic::transport::Channel> {
-                /// Connects to `dst` (such as `"http://127.0.0.1:50051"`); interceptors learn
-                /// from its scheme whether the channel is TLS.
-                pub async fn connect<D>(dst: D) -> #rt::Result<Self, #rt::tonic::transport::Error>
-                where
-                    D: #rt::TryInto<#rt::tonic::transport::Endpoint>,
-                    D::Error: #rt::Into<#rt::StdError>,
-                {
-                    let endpoint = #rt::tonic::transport::Endpoint::new(dst)?;
-                    let origin = endpoint.uri().clone();
-                    Ok(Self::with_origin(endpoint.connect().await?, origin))
-                }
+                #connect
             }
 
             impl<T> #client<T>
-            where
-                T: #rt::tonic::client::GrpcService<#rt::tonic::body::Body> + #rt::Send,
-                T::Future: #rt::Send,
-                T::Error: #rt::Into<#rt::StdError>,
-                T::ResponseBody: #rt::Body<Data = #rt::Bytes> + #rt::Send + 'static,
-                <T::ResponseBody as #rt::Body>::Error: #rt::Into<#rt::StdError> + #rt::Send,
+            #where_clause
             {
-                /// Sends calls over `inner`, such as a `tonic::transport::Channel`.
-                pub fn new(inner: T) -> Self {
-                    Self {
-                        inner: #rt::ClientCore::new(inner),
-                    }
-                }
-
-                /// Sends calls over `inner` to `origin`, for transports that need the authority; its
-                /// scheme (`https` or `http`) tells interceptors whether the channel is TLS.
-                pub fn with_origin(inner: T, origin: #rt::http::Uri) -> Self {
-                    Self {
-                        inner: #rt::ClientCore::with_origin(inner, origin),
-                    }
-                }
-
-                /// Runs `interceptor` on the head of every call, before it is sent, after the head
-                /// interceptors added before it.
-                #[must_use]
-                pub fn with_head_interceptor(mut self, interceptor: impl #rt::HeadInterceptor) -> Self {
-                    self.inner.interceptors = self.inner.interceptors.with_head(interceptor);
-                    self
-                }
-
-                /// Runs `interceptor` around every call, inside the call interceptors added before it.
-                #[must_use]
-                pub fn with_call_interceptor(mut self, interceptor: impl #rt::CallInterceptor) -> Self {
-                    self.inner.interceptors = self.inner.interceptors.with_call(interceptor);
-                    self
-                }
-
-                /// Replaces the interceptors with `interceptors`.
-                #[must_use]
-                pub fn with_interceptors(mut self, interceptors: #rt::Interceptors) -> Self {
-                    self.inner.interceptors = interceptors;
-                    self
-                }
-
-                /// Compresses requests with `encoding`; the server must accept it.
-                #[must_use]
-                pub fn send_compressed(mut self, encoding: #rt::CompressionEncoding) -> Self {
-                    self.inner = self.inner.send_compressed(encoding);
-                    self
-                }
-
-                /// Tells the server that responses may be compressed with `encoding`.
-                #[must_use]
-                pub fn accept_compressed(mut self, encoding: #rt::CompressionEncoding) -> Self {
-                    self.inner = self.inner.accept_compressed(encoding);
-                    self
-                }
-
-                /// Limits the size of a decoded response message (default: 4 MiB).
-                #[must_use]
-                pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
-                    self.inner = self.inner.max_decoding_message_size(limit);
-                    self
-                }
-
-                /// Limits the size of an encoded request message (default: `usize::MAX`).
-                #[must_use]
-                pub fn max_encoding_message_size(mut self, limit: usize) -> Self {
-                    self.inner = self.inner.max_encoding_message_size(limit);
-                    self
-                }
-
+                #builders
                 #(#methods)*
             }
         }
@@ -183,7 +110,8 @@ fn client_method(cx: &Context<'_>, service: &Service, method: &Method) -> TokenS
     }
 }
 
-/// The body of `impl Client<Channel>`, a step in from the module's items.
+/// The body of `impl Client<Channel>`, a step in from the module's items, as prettyplease lays
+/// it out (the text path writes it as it is; the token path parses it).
 const CONNECT: &str = concat!(
     "    /// Connects to `dst` (such as `\"http://127.0.0.1:50051\"`); interceptors learn\n",
     "    /// from its scheme whether the channel is TLS.\n",
@@ -196,10 +124,9 @@ const CONNECT: &str = concat!(
     "        let origin = endpoint.uri().clone();\n",
     "        Ok(Self::with_origin(endpoint.connect().await?, origin))\n",
     "    }\n",
-    "}\n",
 );
 
-/// The `where` clause and opening brace of `impl<T> Client<T>`.
+/// The `where` clause of `impl<T> Client<T>`.
 const WHERE: &str = concat!(
     "where\n",
     "    T: rt::tonic::client::GrpcService<rt::tonic::body::Body> + rt::Send,\n",
@@ -207,7 +134,6 @@ const WHERE: &str = concat!(
     "    T::Error: rt::Into<rt::StdError>,\n",
     "    T::ResponseBody: rt::Body<Data = rt::Bytes> + rt::Send + 'static,\n",
     "    <T::ResponseBody as rt::Body>::Error: rt::Into<rt::StdError> + rt::Send,\n",
-    "{\n",
 );
 
 /// The builder methods of `impl<T> Client<T>`, a step in from the module's items.
@@ -301,8 +227,10 @@ pub(super) fn client_text(runtime: &str, service: &Service) -> Option<String> {
     }
     code.line(&header);
     code.block(CONNECT);
+    code.line("}");
     code.line(&format!("impl<T> {client}<T>"));
     code.block(WHERE);
+    code.line("{");
     code.block(BUILDERS);
     code.indent_in();
     for method in &service.methods {

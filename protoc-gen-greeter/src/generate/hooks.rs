@@ -22,10 +22,7 @@ pub(super) fn generate_hooks(cx: &Context<'_>, service: &Service) -> Option<Toke
     let allow_deprecated = service
         .has_deprecated()
         .then(|| quote!(#![allow(deprecated)]));
-    let module_doc = doc(&format!(
-        "Typed per-method hooks of `{}`, installed as one call interceptor.",
-        service.full_name
-    ));
+    let module_doc = doc(&module_doc(service));
     let hooks_trait = hooks_trait(cx, service);
     let routes = hook_routes(cx, service);
     let intercept = intercept(cx, service);
@@ -56,6 +53,13 @@ fn hooks_trait(cx: &Context<'_>, service: &Service) -> TokenStream {
             #(#hooks)*
         }
     }
+}
+
+fn module_doc(service: &Service) -> String {
+    format!(
+        "Typed per-method hooks of `{}`, installed as one call interceptor.",
+        service.full_name
+    )
 }
 
 fn trait_doc(service: &Service) -> String {
@@ -232,10 +236,7 @@ pub(super) fn hooks_text(runtime: &str, service: &Service) -> Option<String> {
         return Some(code.out);
     }
     let names = &service.names;
-    code.doc(&format!(
-        "Typed per-method hooks of `{}`, installed as one call interceptor.",
-        service.full_name
-    ));
+    code.doc(&module_doc(service));
     code.open(&format!("pub mod {} {{", names.hooks_module));
     if service.has_deprecated() {
         code.line("#![allow(deprecated)]");

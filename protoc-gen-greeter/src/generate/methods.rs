@@ -15,9 +15,7 @@ pub(super) fn generate_methods_module(cx: &Context<'_>, service: &Service) -> To
     let rt_import = &cx.rt_import;
     let module = names::ident(&service.names.methods_module);
     let service_name = &service.full_name;
-    let module_doc = doc(&format!(
-        "Method descriptions of `{service_name}`, for interceptors and tooling."
-    ));
+    let module_doc = doc(&module_doc(service));
     let constants: Vec<_> = service
         .methods
         .iter()
@@ -39,6 +37,13 @@ pub(super) fn generate_methods_module(cx: &Context<'_>, service: &Service) -> To
             pub const METHODS: &[#rt::MethodInfo] = &[#(#constants),*];
         }
     }
+}
+
+fn module_doc(service: &Service) -> String {
+    format!(
+        "Method descriptions of `{}`, for interceptors and tooling.",
+        service.full_name
+    )
 }
 
 fn method_constant(
@@ -77,10 +82,7 @@ fn method_constant(
 /// layout this writer knows (the module is then printed from [`generate_methods_module`]).
 pub(super) fn methods_module_text(runtime: &str, service: &Service) -> Option<String> {
     let mut code = Lines::new();
-    code.doc(&format!(
-        "Method descriptions of `{}`, for interceptors and tooling.",
-        service.full_name
-    ));
+    code.doc(&module_doc(service));
     code.open(&format!("pub mod {} {{", service.names.methods_module));
     code.line(&format!("use {runtime}::__codegen as rt;"));
     code.doc("Fully qualified name of the service.");

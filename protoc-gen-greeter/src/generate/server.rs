@@ -43,7 +43,7 @@ pub(super) fn generate_server(cx: &Context<'_>, service: &Service) -> TokenStrea
     let allow_deprecated = service
         .has_deprecated()
         .then(|| quote!(#![allow(deprecated)]));
-    let module_doc = doc(&format!("Server side of `{}`.", service.full_name));
+    let module_doc = doc(&module_doc(service));
     let trait_doc = doc_attrs(&service.comments, &[&implement_doc(service)]);
     let server_doc = doc(&server_doc(service));
     let routes_doc = doc(&routes_doc(service));
@@ -81,6 +81,10 @@ pub(super) fn generate_server(cx: &Context<'_>, service: &Service) -> TokenStrea
             }
         }
     }
+}
+
+fn module_doc(service: &Service) -> String {
+    format!("Server side of `{}`.", service.full_name)
 }
 
 fn implement_doc(service: &Service) -> String {
@@ -221,7 +225,7 @@ pub(super) fn server_text(cx: &Context<'_>, runtime: &str, service: &Service) ->
     }
     let names = &service.names;
     let mut code = Lines::new();
-    code.doc(&format!("Server side of `{}`.", service.full_name));
+    code.doc(&module_doc(service));
     code.open(&format!("pub mod {} {{", names.server_module));
     if service.has_deprecated() {
         code.line("#![allow(deprecated)]");
