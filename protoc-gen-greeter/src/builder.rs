@@ -172,13 +172,10 @@ impl Builder {
             .protoc
             .clone()
             .or_else(|| std::env::var_os("PROTOC").map(PathBuf::from));
-        let (descriptor_set, pool) = match &protoc {
-            Some(protoc) => (compile_with_protoc(protoc, &protos, &includes)?, None),
-            None => {
-                let compiled = crate::protox_set::compile(&protos, &includes)
-                    .map_err(|e| invalid_input(format!("{e:?}")))?;
-                (compiled.set, compiled.pool)
-            }
+        let descriptor_set = match &protoc {
+            Some(protoc) => compile_with_protoc(protoc, &protos, &includes)?,
+            None => crate::protox_set::compile(&protos, &includes)
+                .map_err(|e| invalid_input(format!("{e:?}")))?,
         };
         if let Some(path) = &self.file_descriptor_set_path {
             std::fs::write(path, &descriptor_set)?;
@@ -187,10 +184,7 @@ impl Builder {
         let descriptors =
             crate::FileDescriptorSet::decode(prost::bytes::Bytes::from(descriptor_set))
                 .map_err(crate::Error::from)
-                .and_then(|set| match pool {
-                    Some(pool) => Descriptors::load_with_pool(set.file, pool),
-                    None => Descriptors::load(set.file),
-                })
+                .and_then(|set| Descriptors::load(set.file))
                 .map_err(|e| io::Error::other(e.to_string()))?;
         if !self.skip_rerun_if_changed {
             println!("cargo:rerun-if-env-changed=PROTOC");

@@ -4,8 +4,9 @@
 //! The files stay encoded. Decoding them into `prost_types` would drop custom options, and at
 //! googleapis scale (7,000 files, 150 MB of mostly comments) every decoded copy costs hundreds of
 //! megabytes. So each consumer decodes only what it needs: the checks read a four-field header,
-//! the descriptor pool (options, names) gets the files without their comments, and prost-build
-//! decodes, chunk by chunk, only the files a chunk needs.
+//! the descriptor pool gets the names, options and services of the files (no comments, and
+//! messages without their fields), and prost-build decodes, chunk by chunk, only the files a
+//! chunk needs.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
@@ -21,6 +22,22 @@ use crate::error::Error;
 const SOURCE_CODE_INFO_FIELD: u32 = 9;
 /// `FileDescriptorSet.file`.
 const FILE_DESCRIPTOR_SET_FILE_FIELD: u32 = 1;
+/// `FileDescriptorProto.message_type`.
+const FILE_MESSAGE_TYPE_FIELD: u32 = 4;
+/// `FileDescriptorProto.extension`.
+const FILE_EXTENSION_FIELD: u32 = 7;
+/// `DescriptorProto.field`.
+const MESSAGE_FIELD_FIELD: u32 = 2;
+/// `DescriptorProto.nested_type`.
+const MESSAGE_NESTED_TYPE_FIELD: u32 = 3;
+/// `DescriptorProto.extension`.
+const MESSAGE_EXTENSION_FIELD: u32 = 6;
+/// `DescriptorProto.oneof_decl`.
+const MESSAGE_ONEOF_DECL_FIELD: u32 = 8;
+/// `DescriptorProto.reserved_range`.
+const MESSAGE_RESERVED_RANGE_FIELD: u32 = 9;
+/// `DescriptorProto.reserved_name`.
+const MESSAGE_RESERVED_NAME_FIELD: u32 = 10;
 
 /// What the generator reads of a file before anything else: enough to check the input and plan
 /// the work, decoded without allocating for anything else in the file.
@@ -54,8 +71,7 @@ pub struct InputFile {
 pub struct Descriptors {
     pub files: Vec<InputFile>,
     by_name: HashMap<String, usize>,
-    /// Every file without its comments: options (custom ones included) and names; or why the
-    /// files do not make one.
+    /// Every file's names, options and services; or why the files do not make one.
     pool: OnceLock<Result<DescriptorPool, String>>,
 }
 
@@ -71,22 +87,15 @@ impl Descriptors {
         })
     }
 
-    /// [`Descriptors::load`] with the pool already built (protox builds one as it compiles):
-    /// `pool` must hold every file of `files`, without comments.
-    pub fn load_with_pool(files: Vec<Bytes>, pool: DescriptorPool) -> Result<Self, Error> {
-        let (files, by_name) = index_files(files)?;
-        Ok(Self {
-            files,
-            by_name,
-            pool: OnceLock::from(Ok(pool)),
-        })
-    }
-
-    /// Every file without its comments: options (custom ones included) and names. Built on the
-    /// first call; a call while another thread builds it waits for that one.
+    /// Every file's names, options (custom ones included) and services, which is all rendering
+    /// reads: no comments (prost-build hands those over), and messages without their fields,
+    /// except in the files that declare extensions and the files those import, which custom
+    /// options are read through. On googleapis that is a third less memory at the plugin's peak
+    /// than the whole files (BENCHMARKS.md). Built on the first call; a call while another thread
+    /// builds it waits for that one.
     pub fn pool(&self) -> Result<&DescriptorPool, Error> {
         self.pool
-            .get_or_init(|| pool_without_comments(&self.files))
+            .get_or_init(|| pool_of_names(&self.files))
             .as_ref()
             .map_err(|message| Error::Descriptors(message.clone()))
     }
@@ -187,24 +196,128 @@ fn index_files(files: Vec<Bytes>) -> Result<(Vec<InputFile>, HashMap<String, usi
     Ok((indexed, by_name))
 }
 
-/// Builds the pool in one pass from the files stripped of `source_code_info`: the pool keeps two
-/// copies of each file, and comments are most of a file's size.
-fn pool_without_comments(files: &[InputFile]) -> Result<DescriptorPool, String> {
-    let mut set = Vec::with_capacity(files.iter().map(|f| f.bytes.len() / 4).sum());
-    let mut stripped = Vec::new();
-    for file in files {
-        stripped.clear();
-        strip_field(&file.bytes, SOURCE_CODE_INFO_FIELD, &mut stripped)
-            .map_err(|e| format!("`{}`: {e}", file.name))?;
+/// Builds the pool in one pass from the files as the generator reads them (see
+/// [`Descriptors::pool`]): without `source_code_info` (the pool keeps two copies of each file, and
+/// comments are most of a file's size), and, outside the files that declare extensions and what
+/// those import, messages without their fields.
+fn pool_of_names(files: &[InputFile]) -> Result<DescriptorPool, String> {
+    // A custom option is read through its extension, and the extension's own types (and an
+    // extended message's ranges) are checked by the pool: those files stay whole.
+    let mut whole = files
+        .iter()
+        .map(|file| declares_extensions(&file.bytes))
+        .collect::<Result<Vec<bool>, _>>()
+        .map_err(|e| e.to_string())?;
+    // Imports come before their importers.
+    for index in (0..files.len()).rev() {
+        if whole[index] {
+            for &import in &files[index].imports {
+                whole[import] = true;
+            }
+        }
+    }
+    let mut set = Vec::with_capacity(files.iter().map(|f| f.bytes.len() / 8).sum());
+    let mut lean = Vec::new();
+    for (file, whole) in files.iter().zip(whole) {
+        lean.clear();
+        let stripped = if whole {
+            strip_field(&file.bytes, SOURCE_CODE_INFO_FIELD, &mut lean)
+        } else {
+            file_of_names(&file.bytes, &mut lean)
+        };
+        stripped.map_err(|e| format!("`{}`: {e}", file.name))?;
         encode_key(
             FILE_DESCRIPTOR_SET_FILE_FIELD,
             WireType::LengthDelimited,
             &mut set,
         );
-        encode_varint(stripped.len() as u64, &mut set);
-        set.extend_from_slice(&stripped);
+        encode_varint(lean.len() as u64, &mut set);
+        set.extend_from_slice(&lean);
     }
     DescriptorPool::decode(set.as_slice()).map_err(|e| e.to_string())
+}
+
+/// Whether the encoded file declares an extension, at its top level or in a message.
+fn declares_extensions(file: &[u8]) -> Result<bool, prost::DecodeError> {
+    fn in_message(message: &[u8]) -> Result<bool, prost::DecodeError> {
+        let mut found = false;
+        let mut nested = Vec::new();
+        each_field(message, |tag, encoded| match tag {
+            MESSAGE_EXTENSION_FIELD => found = true,
+            MESSAGE_NESTED_TYPE_FIELD => nested.push(field_value(encoded)),
+            _ => {}
+        })?;
+        for message in nested {
+            found = found || in_message(message)?;
+        }
+        Ok(found)
+    }
+    let mut found = false;
+    let mut messages = Vec::new();
+    each_field(file, |tag, encoded| match tag {
+        FILE_EXTENSION_FIELD => found = true,
+        FILE_MESSAGE_TYPE_FIELD => messages.push(field_value(encoded)),
+        _ => {}
+    })?;
+    for message in messages {
+        found = found || in_message(message)?;
+    }
+    Ok(found)
+}
+
+/// Copies the encoded file into `out` without its source info and with each message (nested ones
+/// too) reduced to its name, nested messages and enums and options.
+fn file_of_names(file: &[u8], out: &mut Vec<u8>) -> Result<(), prost::DecodeError> {
+    fn message_of_names(message: &[u8], out: &mut Vec<u8>) -> Result<(), prost::DecodeError> {
+        let mut result = Ok(());
+        each_field(message, |tag, encoded| match tag {
+            MESSAGE_FIELD_FIELD
+            | MESSAGE_ONEOF_DECL_FIELD
+            | MESSAGE_RESERVED_RANGE_FIELD
+            | MESSAGE_RESERVED_NAME_FIELD => {}
+            MESSAGE_NESTED_TYPE_FIELD if result.is_ok() => {
+                result = length_delimited(MESSAGE_NESTED_TYPE_FIELD, out, |out| {
+                    message_of_names(field_value(encoded), out)
+                });
+            }
+            _ => out.extend_from_slice(encoded),
+        })?;
+        result
+    }
+    let mut result = Ok(());
+    each_field(file, |tag, encoded| match tag {
+        SOURCE_CODE_INFO_FIELD => {}
+        FILE_MESSAGE_TYPE_FIELD if result.is_ok() => {
+            result = length_delimited(FILE_MESSAGE_TYPE_FIELD, out, |out| {
+                message_of_names(field_value(encoded), out)
+            });
+        }
+        _ => out.extend_from_slice(encoded),
+    })?;
+    result
+}
+
+/// Appends field `tag` to `out` with the value `write` appends: written in place, then moved up
+/// behind its key and length.
+fn length_delimited(
+    tag: u32,
+    out: &mut Vec<u8>,
+    write: impl FnOnce(&mut Vec<u8>) -> Result<(), prost::DecodeError>,
+) -> Result<(), prost::DecodeError> {
+    let start = out.len();
+    write(out)?;
+    let value = out.split_off(start);
+    encode_key(tag, WireType::LengthDelimited, out);
+    encode_varint(value.len() as u64, out);
+    out.extend_from_slice(&value);
+    Ok(())
+}
+
+/// The value of an encoded length-delimited field (its key and length skipped).
+pub(crate) fn field_value(mut encoded: &[u8]) -> &[u8] {
+    let _ = decode_key(&mut encoded);
+    let _ = prost::encoding::decode_varint(&mut encoded);
+    encoded
 }
 
 /// Copies the encoded message `bytes` into `out` without its occurrences of field `field`.
@@ -309,6 +422,89 @@ mod tests {
                 .source_code_info
                 .is_none()
         );
+    }
+
+    #[test]
+    fn the_pool_keeps_fields_only_where_options_are_read_through_them() {
+        use prost_types::field_descriptor_proto::{Label, Type};
+        use prost_types::{DescriptorProto, FieldDescriptorProto, descriptor_proto};
+        let field = |name: &str, number: i32, type_name: Option<&str>, extendee: Option<&str>| {
+            FieldDescriptorProto {
+                name: Some(name.to_owned()),
+                number: Some(number),
+                label: Some(Label::Optional as i32),
+                r#type: Some(if type_name.is_some() {
+                    Type::Message
+                } else {
+                    Type::String
+                } as i32),
+                type_name: type_name.map(str::to_owned),
+                extendee: extendee.map(str::to_owned),
+                ..Default::default()
+            }
+        };
+        let message = |name: &str, fields: Vec<FieldDescriptorProto>| DescriptorProto {
+            name: Some(name.to_owned()),
+            field: fields,
+            ..Default::default()
+        };
+        let file =
+            |name: &str, imports: &[&str], messages: Vec<DescriptorProto>| FileDescriptorProto {
+                name: Some(name.to_owned()),
+                package: Some("pkg".to_owned()),
+                dependency: imports.iter().map(|s| (*s).to_owned()).collect(),
+                message_type: messages,
+                syntax: Some("proto2".to_owned()),
+                ..Default::default()
+            };
+        let mut base = message("Base", vec![field("b", 1, None, None)]);
+        base.extension_range.push(descriptor_proto::ExtensionRange {
+            start: Some(100),
+            end: Some(200),
+            ..Default::default()
+        });
+        let types = file(
+            "types.proto",
+            &[],
+            vec![message("Opt", vec![field("o", 1, None, None)])],
+        );
+        let base = file("base.proto", &[], vec![base]);
+        // An extension declared in a nested message makes its file whole, with its imports.
+        let mut outer = message("Outer", vec![field("x", 1, None, None)]);
+        let mut inner = message("Inner", vec![field("y", 1, Some(".pkg.Opt"), None)]);
+        inner
+            .extension
+            .push(field("opt", 100, Some(".pkg.Opt"), Some(".pkg.Base")));
+        outer.nested_type.push(inner);
+        let ext = file("ext.proto", &["types.proto", "base.proto"], vec![outer]);
+        let mut plain = message("Plain", vec![field("p", 1, Some(".pkg.Opt"), None)]);
+        plain
+            .nested_type
+            .push(message("Deeper", vec![field("d", 1, None, None)]));
+        plain.oneof_decl.push(Default::default());
+        let plain = file("plain.proto", &["types.proto"], vec![plain]);
+        let unrelated = file(
+            "unrelated.proto",
+            &[],
+            vec![message("U", vec![field("u", 1, None, None)])],
+        );
+        let descriptors = Descriptors::load(
+            [types, base, ext, plain, unrelated]
+                .iter()
+                .map(|f| f.encode_to_vec().into())
+                .collect(),
+        )
+        .unwrap();
+        let pool = descriptors.pool().unwrap();
+        let fields = |name: &str| pool.get_message_by_name(name).unwrap().fields().count();
+        for whole in ["pkg.Opt", "pkg.Base", "pkg.Outer", "pkg.Outer.Inner"] {
+            assert_eq!(fields(whole), 1, "{whole}");
+        }
+        for names_only in ["pkg.Plain", "pkg.Plain.Deeper", "pkg.U"] {
+            assert_eq!(fields(names_only), 0, "{names_only}");
+        }
+        assert!(pool.get_extension_by_name("pkg.Outer.Inner.opt").is_some());
+        assert_eq!(pool.files().count(), 5);
     }
 
     #[test]
