@@ -62,6 +62,9 @@ pub struct InputFile {
     /// The encoded `FileDescriptorProto`, comments included: a slice of the request (or
     /// descriptor set) it came in, not a copy.
     pub bytes: Bytes,
+    /// How many of those bytes are not `source_code_info`: what decoding it for a chunk that only
+    /// imports it reads.
+    pub declared_len: usize,
 }
 
 /// Every input file, in input order (imports before importers), and the descriptor pool.
@@ -186,10 +189,17 @@ fn index_files(files: Vec<Bytes>) -> Result<(Vec<InputFile>, HashMap<String, usi
                 "`{name}` appears twice in the request"
             )));
         }
+        let mut comments_len = 0;
+        each_field(&bytes, |tag, encoded| {
+            if tag == SOURCE_CODE_INFO_FIELD {
+                comments_len += encoded.len();
+            }
+        })?;
         indexed.push(InputFile {
             name,
             package: header.package.unwrap_or_default(),
             imports,
+            declared_len: bytes.len() - comments_len,
             bytes,
         });
     }

@@ -17,7 +17,7 @@ mod package;
 mod server;
 mod text;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::num::NonZeroUsize;
 use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -133,6 +133,8 @@ struct Parallelism {
     threads: usize,
     /// Inputs are cut into chunks of at least this many encoded descriptor bytes.
     min_chunk_bytes: usize,
+    /// [`MAX_DUPLICATION`], but for tests that cut whatever the imports cost.
+    max_duplication: f64,
 }
 
 impl Parallelism {
@@ -146,6 +148,7 @@ impl Parallelism {
         Self {
             threads,
             min_chunk_bytes: MIN_CHUNK_BYTES,
+            max_duplication: MAX_DUPLICATION,
         }
     }
 }
@@ -227,9 +230,28 @@ fn plan(
                 .flat_map(|p| p.sources.iter().copied()),
         )
     };
+    // What prost-build reads for a chunk: its own files whole, the files it only imports without
+    // their comments (and it writes no code for them: `package::graph_only`).
+    let read = |range: Range<usize>, files: &[usize]| -> usize {
+        let owned: HashSet<usize> = packages[range]
+            .iter()
+            .flat_map(|p| p.sources.iter().copied())
+            .collect();
+        files
+            .iter()
+            .map(|&i| {
+                let file = &descriptors.files[i];
+                if owned.contains(&i) {
+                    file.bytes.len()
+                } else {
+                    file.declared_len
+                }
+            })
+            .sum()
+    };
     let sizes: Vec<usize> = packages.iter().map(|p| bytes(&p.sources)).collect();
     let total: usize = sizes.iter().sum();
-    let single = bytes(&chunk_files(0..packages.len()));
+    let single = read(0..packages.len(), &chunk_files(0..packages.len()));
     let mut count = parallelism.threads * CHUNKS_PER_THREAD;
     let chunks = loop {
         let target = (total / count.max(1)).max(parallelism.min_chunk_bytes);
@@ -240,8 +262,11 @@ fn plan(
                 packages,
             })
             .collect();
-        let read: usize = chunks.iter().map(|chunk| bytes(&chunk.files)).sum();
-        if chunks.len() <= 1 || read as f64 <= MAX_DUPLICATION * single as f64 {
+        let read: usize = chunks
+            .iter()
+            .map(|chunk| read(chunk.packages.clone(), &chunk.files))
+            .sum();
+        if chunks.len() <= 1 || read as f64 <= parallelism.max_duplication * single as f64 {
             break chunks;
         }
         count = chunks.len() / 2;
@@ -565,6 +590,7 @@ mod tests {
             Parallelism {
                 threads: 1,
                 min_chunk_bytes: usize::MAX,
+                max_duplication: MAX_DUPLICATION,
             },
             &options,
         )
@@ -574,6 +600,7 @@ mod tests {
             Parallelism {
                 threads: 8,
                 min_chunk_bytes: 1,
+                max_duplication: MAX_DUPLICATION,
             },
             &options,
         )
@@ -592,10 +619,12 @@ mod tests {
         assert_eq!(one, many);
     }
 
-    /// Eight packages of one 10 kB file each; with `chain`, each imports the one before.
-    fn packages(chain: bool) -> (Descriptors, Vec<String>) {
+    /// Eight packages of one 10 kB file each, of comments or of declarations; with `chain`, each
+    /// imports the one before.
+    fn packages(chain: bool, comments: bool) -> (Descriptors, Vec<String>) {
         let files: Vec<prost::bytes::Bytes> = (0..8)
             .map(|i| {
+                let text = "x".repeat(10_000);
                 prost_types::FileDescriptorProto {
                     name: Some(format!("p{i}.proto")),
                     package: Some(format!("p{i}")),
@@ -605,11 +634,15 @@ mod tests {
                         Vec::new()
                     },
                     syntax: Some("proto3".to_owned()),
-                    source_code_info: Some(prost_types::SourceCodeInfo {
+                    source_code_info: comments.then(|| prost_types::SourceCodeInfo {
                         location: vec![prost_types::source_code_info::Location {
-                            leading_comments: Some("x".repeat(10_000)),
+                            leading_comments: Some(text.clone()),
                             ..Default::default()
                         }],
+                    }),
+                    options: (!comments).then(|| prost_types::FileOptions {
+                        java_package: Some(text.clone()),
+                        ..Default::default()
                     }),
                     ..Default::default()
                 }
@@ -621,11 +654,12 @@ mod tests {
         (Descriptors::load(files).unwrap(), names)
     }
 
-    fn chunk_ranges(chain: bool) -> Vec<Range<usize>> {
-        let (descriptors, names) = packages(chain);
+    fn chunk_ranges(chain: bool, comments: bool) -> Vec<Range<usize>> {
+        let (descriptors, names) = packages(chain, comments);
         let parallelism = Parallelism {
             threads: 2,
             min_chunk_bytes: 1,
+            max_duplication: MAX_DUPLICATION,
         };
         let plan = plan(&descriptors, &names, parallelism).unwrap();
         plan.chunks
@@ -636,16 +670,145 @@ mod tests {
 
     #[test]
     fn independent_packages_are_built_in_several_chunks() {
-        assert_eq!(
-            chunk_ranges(false),
-            (0..8).map(|i| i..i + 1).collect::<Vec<_>>()
-        );
+        for comments in [true, false] {
+            assert_eq!(
+                chunk_ranges(false, comments),
+                (0..8).map(|i| i..i + 1).collect::<Vec<_>>()
+            );
+        }
     }
 
     #[test]
-    fn packages_importing_each_other_in_a_chain_are_built_in_one_chunk() {
-        // Any cut would make later chunks re-read every package before them.
-        assert_eq!(chunk_ranges(true), vec![Range { start: 0, end: 8 }]);
+    fn packages_importing_each_other_in_a_chain_are_cut_when_the_imports_are_light() {
+        // A chunk reads what it only imports without comments: mostly comments, the chain is cut
+        // about as finely as independent packages are (the first file, which imports nothing, is
+        // a little smaller than the others).
+        let cut = chunk_ranges(true, true);
+        assert!(cut.len() >= 7, "{cut:?}");
+        // Mostly declarations: any cut would make later chunks re-read every package before them.
+        assert_eq!(chunk_ranges(true, false), vec![Range { start: 0, end: 8 }]);
+    }
+
+    /// Messages of one package hold messages of another that allow `Copy`, `Eq`, both or
+    /// neither, through one field or several, directly or through a third package: cut into one
+    /// chunk per package, where the second and third read the first only as `graph_only` leaves
+    /// it, the files are the ones a single run writes.
+    #[test]
+    fn a_chunk_derives_for_imported_messages_as_a_whole_run_does() {
+        let dir = std::env::temp_dir().join(format!("greeter-graph-only-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let sources = [
+            (
+                "a.proto",
+                r#"syntax = "proto3"; package a;
+                message Ints { int32 n = 1; Flag flag = 2; enum Kind { K = 0; } Kind kind = 3; }
+                message Flag { bool on = 1; }
+                message Text { int64 n = 1; string s = 2; double d = 3; oneof o { int32 x = 4; string y = 5; } }
+                message Real { float f = 1; sint32 k = 2; Flag flag = 3; }
+                message Many { repeated int32 r = 1; Ints ints = 2; }
+                message Entries { map<string, Flag> m = 1; }
+                message Nested { message Inner { bytes b = 1; } Inner inner = 1; optional int32 o = 2; }
+                message Deep { Real real = 1; Ints ints = 2; }"#,
+            ),
+            (
+                "c.proto",
+                r#"syntax = "proto3"; package c; import "a.proto";
+                message Via { a.Deep deep = 1; a.Ints ints = 2; }"#,
+            ),
+            (
+                "b.proto",
+                r#"syntax = "proto3"; package b; import "a.proto"; import "c.proto";
+                message HoldsInts { a.Ints v = 1; }
+                message HoldsText { a.Text v = 1; }
+                message HoldsReal { a.Real v = 1; }
+                message HoldsMany { a.Many v = 1; }
+                message HoldsEntries { a.Entries v = 1; }
+                message HoldsNested { a.Nested v = 1; a.Nested.Inner w = 2; }
+                message HoldsDeep { a.Deep v = 1; }
+                message HoldsVia { c.Via v = 1; int32 n = 2; }"#,
+            ),
+        ];
+        for (name, text) in sources {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        let mut compiler = protox::Compiler::new([&dir]).unwrap();
+        compiler.include_imports(true).include_source_info(true);
+        compiler
+            .open_files(["a.proto", "c.proto", "b.proto"])
+            .unwrap();
+        let set = compiler.encode_file_descriptor_set();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let set = <crate::FileDescriptorSet as prost::Message>::decode(set.as_slice()).unwrap();
+        let descriptors = Descriptors::load(set.file).unwrap();
+        let names: Vec<String> = ["a.proto", "b.proto", "c.proto"]
+            .map(str::to_owned)
+            .to_vec();
+        let generate = |parallelism: Parallelism| {
+            let plan = plan(&descriptors, &names, parallelism).unwrap();
+            let mut files = Vec::new();
+            generate_with(
+                &descriptors,
+                &names,
+                &Options::default(),
+                parallelism,
+                &mut |file| {
+                    files.push(file);
+                    Ok(())
+                },
+            )
+            .unwrap();
+            (plan.chunks.len(), files)
+        };
+        let (one_chunk, whole) = generate(Parallelism {
+            threads: 1,
+            min_chunk_bytes: usize::MAX,
+            max_duplication: MAX_DUPLICATION,
+        });
+        let (chunks, cut) = generate(Parallelism {
+            threads: 3,
+            min_chunk_bytes: 1,
+            max_duplication: f64::INFINITY,
+        });
+        assert_eq!((one_chunk, chunks), (1, 3));
+        assert_eq!(whole, cut);
+        // The derives differ from message to message, so the comparison can tell.
+        let b = &whole.iter().find(|f| f.name == "b.rs").unwrap().content;
+        let derive_of = |message: &str| {
+            let at = b.find(&format!("pub struct {message} ")).unwrap();
+            let derive = b[..at].rfind("#[derive(").unwrap();
+            b[derive..at].lines().next().unwrap().to_owned()
+        };
+        let derives: Vec<String> = [
+            "HoldsInts",
+            "HoldsText",
+            "HoldsReal",
+            "HoldsMany",
+            "HoldsDeep",
+            "HoldsVia",
+        ]
+        .map(derive_of)
+        .to_vec();
+        assert!(
+            derives[0].contains("Copy") && derives[0].contains("Eq, Hash"),
+            "{derives:?}"
+        );
+        assert!(
+            !derives[1].contains("Copy") && !derives[1].contains("Eq, Hash"),
+            "{derives:?}"
+        );
+        assert!(
+            derives[2].contains("Copy") && !derives[2].contains("Eq, Hash"),
+            "{derives:?}"
+        );
+        assert!(
+            !derives[3].contains("Copy") && derives[3].contains("Eq, Hash"),
+            "{derives:?}"
+        );
+        assert!(
+            derives[4].contains("Copy") && !derives[4].contains("Eq, Hash"),
+            "{derives:?}"
+        );
+        assert_eq!(derives[4], derives[5]);
     }
 
     #[test]
@@ -660,6 +823,7 @@ mod tests {
             Parallelism {
                 threads: 3,
                 min_chunk_bytes: 1,
+                max_duplication: MAX_DUPLICATION,
             },
             &mut |file| {
                 emitted.push(file.name.clone());
