@@ -102,9 +102,14 @@ const PIECE_BYTES: usize = 256 * 1024;
 /// group when it does not fit in what is left of its margin of 89 columns.
 pub(crate) const MARGIN: usize = 89;
 
-/// Past this indentation prettyplease's margin is no longer 89 columns (it keeps at least 60 for
-/// the text of a line), so deeper lines are formatted rather than judged.
-const MAX_INDENT: usize = 28;
+/// The fewest columns prettyplease gives the text of a line however deep it is indented.
+const MIN_SPACE: usize = 60;
+
+/// Whether text of `len` bytes fits on a line indented by `indent`, as prettyplease counts: in
+/// what is left of the margin, but never in fewer than [`MIN_SPACE`] columns.
+pub(crate) fn fits(indent: usize, len: usize) -> bool {
+    len <= MARGIN.saturating_sub(indent).max(MIN_SPACE)
+}
 
 /// `code` (prost-build's output: top-level items at the start of a line, bodies indented) cut
 /// after each `}` alone on its line, which closes a top-level item. prettyplease lays out each
@@ -133,10 +138,10 @@ fn top_level_items(code: &str) -> impl Iterator<Item = &str> {
 /// - a `///` doc comment, written without its trailing spaces, as prettyplease prints doc
 ///   attributes (`////` and a carriage return are left to the parser, which rejects or rewrites
 ///   them);
-/// - code no longer than [`MARGIN`] at most [`MAX_INDENT`] deep, with no comment and no string
-///   left open at its end; a line ending in `{` followed by its `}` becomes one line ending in
-///   `{}`, as prettyplease writes an empty body; a longer line is broken where prettyplease
-///   breaks it if it has one of the shapes [`break_line`] knows.
+/// - code that [`fits`] at its indentation, with no comment and no string left open at its end; a
+///   line ending in `{` followed by its `}` becomes one line ending in `{}`, as prettyplease
+///   writes an empty body; a longer line is broken where prettyplease breaks it if it has one of
+///   the shapes [`break_line`] knows.
 fn lay_out_as_written(item: &str, out: &mut String) -> bool {
     let mut lines = item.lines().peekable();
     // Brackets open across the lines of code: an item that does not close them all (a cut in
@@ -163,10 +168,14 @@ fn lay_out_as_written(item: &str, out: &mut String) -> bool {
             }
             continue;
         }
-        if indent > MAX_INDENT || !plain_code(text, &mut depth) {
+        // prettyplease indents four spaces a level, and so does prost-build.
+        let closing = text.starts_with(['}', ')', ']']);
+        if i32::try_from(indent).ok() != Some(4 * (depth - i32::from(closing)))
+            || !plain_code(text, &mut depth)
+        {
             return false;
         }
-        if line.len() > MARGIN {
+        if !fits(indent, text.len()) {
             if !break_line(&line[..indent], text, out) {
                 return false;
             }
@@ -200,7 +209,7 @@ fn lay_out_as_written(item: &str, out: &mut String) -> bool {
 /// - a tuple variant `Name(Type),`: `Name(`, `Type,`, `),`.
 fn break_line(indent: &str, text: &str, out: &mut String) -> bool {
     let inner = format!("{indent}    ");
-    let fits = |line: &str| inner.len() + line.len() <= MARGIN;
+    let fits_inside = |line: &str| fits(inner.len(), line.len());
     if let Some(attribute) = text.strip_prefix("#[").and_then(|t| t.strip_suffix(")]")) {
         let Some((path, arguments)) = attribute.split_once('(') else {
             return false;
@@ -224,11 +233,11 @@ fn break_line(indent: &str, text: &str, out: &mut String) -> bool {
         };
         // The comma after the value is written only when the arm stays whole, and is not
         // counted in whether it fits.
-        if indent.len() + text.len() - 1 <= MARGIN {
+        if fits(indent.len(), text.len() - 1) {
             out.push_str(&format!("{indent}{text}\n"));
             return true;
         }
-        if !(fits(value) || value.starts_with('"')) || value.contains('#') {
+        if !(fits_inside(value) || value.starts_with('"')) || value.contains('#') {
             return false;
         }
         out.push_str(&format!(
@@ -242,7 +251,9 @@ fn break_line(indent: &str, text: &str, out: &mut String) -> bool {
         };
         let head = format!("{indent}{head}<");
         let arguments = split_top_level(arguments);
-        if head.len() > MARGIN || !arguments.iter().all(|a| fits(&format!("{a},"))) {
+        if !fits(indent.len(), head.len() - indent.len())
+            || !arguments.iter().all(|a| fits_inside(&format!("{a},")))
+        {
             return false;
         }
         out.push_str(&head);
@@ -257,7 +268,7 @@ fn break_line(indent: &str, text: &str, out: &mut String) -> bool {
         let Some((name, ty)) = variant.split_once('(') else {
             return false;
         };
-        if name.contains([' ', '<', ':']) || !fits(&format!("{ty},")) {
+        if name.contains([' ', '<', ':']) || !fits_inside(&format!("{ty},")) {
             return false;
         }
         out.push_str(&format!("{indent}{name}(\n{inner}{ty},\n{indent}),\n"));
@@ -550,7 +561,7 @@ mod tests {
                 ),
                 true,
             ),
-            // Deeper than prettyplease's margin allows judging.
+            // Indented otherwise than four spaces a level: left to prettyplease.
             (
                 &format!(
                     "pub mod a {{\n{0}pub mod b {{\n{0}{0}pub mod c {{\n{0}{0}{0}pub struct E {{\n{0}{0}{0}{0}pub e: i32,\n{0}{0}{0}}}\n{0}{0}}}\n{0}}}\n}}\n",
@@ -558,6 +569,8 @@ mod tests {
                 ),
                 false,
             ),
+            ("pub struct E {\n  pub e: i32,\n}\n", false),
+            ("pub struct E {\n    pub e: i32,\n  }\n", false),
             // Strings with escapes, brackets and slashes in them, as in default values.
             (
                 "pub struct F {\n    #[prost(string, optional, tag = \"1\", default = \"a\\\"}//{\")]\n    pub f: ::core::option::Option<::prost::alloc::string::String>,\n}\n",
@@ -596,6 +609,88 @@ mod tests {
                 assert_eq!(out, expected, "{item}");
             }
             assert_eq!(pretty_messages(item, true).unwrap(), expected, "{item}");
+        }
+    }
+
+    /// Each shape of long line prost-build writes, at every depth and every length around where
+    /// prettyplease breaks it (89 columns less the indentation, but never fewer than 60 for the
+    /// text): written as laid out, and what prettyplease makes of it.
+    #[test]
+    fn lines_at_any_depth_break_where_prettyplease_breaks_them() {
+        let lines = |width: usize| {
+            let name = |used: usize| "x".repeat(width.saturating_sub(used).max(1));
+            [
+                // In a struct: a field whose type has generic arguments, an attribute.
+                (
+                    "pub struct S {",
+                    format!("pub f: ::core::option::Option<{}>,", name(31)),
+                ),
+                (
+                    "pub struct S {",
+                    format!("#[prost(enumeration = \"{}\", tag = \"1\")]", name(35)),
+                ),
+                // In an enum: a tuple variant.
+                ("pub enum E {", format!("V({}),", name(4))),
+            ]
+        };
+        for depth in 0..10 {
+            // Lines written as laid out at this depth: kept whole, broken.
+            let (mut whole, mut broken) = (0, 0);
+            let indent = |level: usize| " ".repeat(4 * level);
+            for width in 40..100 {
+                for (open, line) in lines(width) {
+                    let mut item = String::new();
+                    for level in 0..depth {
+                        item.push_str(&format!("{}pub mod m{level} {{\n", indent(level)));
+                    }
+                    item.push_str(&format!("{}{open}\n", indent(depth)));
+                    item.push_str(&format!("{}{line}\n", indent(depth + 1)));
+                    if open.starts_with("pub struct") && line.starts_with('#') {
+                        item.push_str(&format!("{}pub f: i32,\n", indent(depth + 1)));
+                    }
+                    for level in (0..=depth).rev() {
+                        item.push_str(&format!("{}}}\n", indent(level)));
+                    }
+                    // Left to prettyplease: lines with a part too long for a line of its own.
+                    let mut out = String::new();
+                    if lay_out_as_written(&item, &mut out) {
+                        assert_eq!(out, prettyplease(&item), "{item}");
+                        if out.lines().count() > item.lines().count() {
+                            broken += 1;
+                        } else {
+                            whole += 1;
+                        }
+                    }
+                }
+            }
+            assert!(
+                whole >= 20 && broken >= 20,
+                "depth {depth}: {whole} and {broken}"
+            );
+        }
+        // A match arm deep in an impl, whole while it fits without its comma.
+        for depth in 0..8 {
+            for width in 40..100 {
+                let pad = |level: usize| " ".repeat(4 * level);
+                let value = "V".repeat(width - 12);
+                let mut item = String::new();
+                for level in 0..depth {
+                    item.push_str(&format!("{}pub mod m{level} {{\n", pad(level)));
+                }
+                item.push_str(&format!(
+                    "{0}impl E {{\n{1}pub fn f(&self) -> &'static str {{\n{2}match self {{\n{3}Self::A => \"{value}\",\n{2}}}\n{1}}}\n{0}}}\n",
+                    pad(depth),
+                    pad(depth + 1),
+                    pad(depth + 2),
+                    pad(depth + 3)
+                ));
+                for level in (0..depth).rev() {
+                    item.push_str(&format!("{}}}\n", pad(level)));
+                }
+                let mut out = String::new();
+                assert!(lay_out_as_written(&item, &mut out), "{item}");
+                assert_eq!(out, prettyplease(&item), "{item}");
+            }
         }
     }
 

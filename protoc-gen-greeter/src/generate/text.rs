@@ -7,13 +7,8 @@
 //! keeps whole) it gives up: the item then goes through syn and prettyplease as before. The unit
 //! tests hold every writer to prettyplease's output over names of every length.
 
-use crate::format::MARGIN;
-
 /// prettyplease's indentation step.
 pub(super) const INDENT: usize = 4;
-
-/// The fewest columns prettyplease gives a line however deep it is indented.
-const MIN_SPACE: usize = 60;
 
 /// Lines of code at an indentation that opening and closing blocks move.
 pub(super) struct Lines {
@@ -33,7 +28,7 @@ impl Lines {
     /// Whether `text` fits on a line at the current indentation: in what is left of the margin,
     /// but never fewer than 60 columns, as prettyplease counts.
     pub fn fits(&self, text: &str) -> bool {
-        text.len() <= MARGIN.saturating_sub(self.indent).max(MIN_SPACE)
+        crate::format::fits(self.indent, text.len())
     }
 
     /// One line at the current indentation.
