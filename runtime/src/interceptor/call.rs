@@ -372,9 +372,38 @@ impl<'a> Next<'a> {
     /// Runs the rest of the call. `Ok(())` when it succeeded (the response is then in `call`);
     /// the status it failed with otherwise.
     pub async fn run(self, call: &mut Call<'_>) -> Result<(), Status> {
+        self.forward(call).await
+    }
+
+    /// The rest of the call as the future to return from [`CallInterceptor::call`], for an
+    /// interceptor with nothing to do around it on this call: what [`run`](Self::run) awaits,
+    /// handed on as it is rather than wrapped in one more future (one allocation and one poll
+    /// less per call).
+    ///
+    /// ```
+    /// use greeter_runtime::interceptor::{Call, CallInterceptor, InterceptFuture, Next};
+    ///
+    /// /// Times calls only when asked to.
+    /// struct MaybeTimed(bool);
+    ///
+    /// impl CallInterceptor for MaybeTimed {
+    ///     fn call<'a>(&'a self, call: &'a mut Call<'_>, next: Next<'a>) -> InterceptFuture<'a> {
+    ///         if !self.0 {
+    ///             return next.forward(call);
+    ///         }
+    ///         Box::pin(async move {
+    ///             let started = std::time::Instant::now();
+    ///             let result = next.run(call).await;
+    ///             println!("{:?}", started.elapsed());
+    ///             result
+    ///         })
+    ///     }
+    /// }
+    /// ```
+    pub fn forward(self, call: &'a mut Call<'_>) -> InterceptFuture<'a> {
         match self.rest.split_first() {
-            Some((first, rest)) => first.call(call, Next { rest }).await,
-            None => call.exchange.invoke().await,
+            Some((first, rest)) => first.call(call, Next { rest }),
+            None => call.exchange.invoke(),
         }
     }
 }
@@ -422,7 +451,7 @@ impl std::fmt::Debug for Next<'_> {
 pub trait CallInterceptor: Send + Sync + 'static {
     /// Wraps the rest of the call. The default just runs it.
     fn call<'a>(&'a self, call: &'a mut Call<'_>, next: Next<'a>) -> InterceptFuture<'a> {
-        Box::pin(next.run(call))
+        next.forward(call)
     }
 
     /// Whether [`call`](Self::call) does anything. An interceptor with only per-message or end

@@ -95,7 +95,7 @@ impl<I: CallInterceptor> CallInterceptor for Selected<I> {
         if self.selector.selects(Some(call.method())) {
             self.inner.call(call, next)
         } else {
-            Box::pin(next.run(call))
+            next.forward(call)
         }
     }
 

@@ -278,7 +278,7 @@ impl CallInterceptor for Logging {
             span.record("grpc.request.metadata", display(redacted));
         }
         match span.is_disabled() {
-            true => Box::pin(next.run(call)),
+            true => next.forward(call),
             false => Box::pin(next.run(call).instrument(span)),
         }
     }
