@@ -315,6 +315,33 @@ fn unsupported_and_inconsistent_input_are_error_responses() {
     let error = response.error.expect("an error");
     assert!(error.starts_with("invalid descriptors: "), "{error}");
     assert!(error.contains("Twice"), "{error}");
+
+    // A field naming a type the request does not hold (protoc never sends one), in a nested
+    // message: refused, naming the file and the field.
+    let mut dangling = file("dangling.proto", "proto3");
+    dangling.message_type.push(prost_types::DescriptorProto {
+        name: Some("Outer".to_owned()),
+        nested_type: vec![prost_types::DescriptorProto {
+            name: Some("Inner".to_owned()),
+            field: vec![prost_types::FieldDescriptorProto {
+                name: Some("gone".to_owned()),
+                number: Some(1),
+                label: Some(prost_types::field_descriptor_proto::Label::Optional as i32),
+                r#type: Some(prost_types::field_descriptor_proto::Type::Message as i32),
+                type_name: Some(".edge.v1.Nowhere".to_owned()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    let response = run_plugin(&request(vec![dangling], &["dangling.proto"], ""));
+    assert_eq!(
+        response.error.as_deref(),
+        Some(
+            "invalid descriptors: `dangling.proto`: field `edge.v1.Outer.Inner.gone` has type `.edge.v1.Nowhere`, which is not in the request"
+        )
+    );
 }
 
 /// protoc accepts names of underscores alone, which prost-build turns into empty Rust names

@@ -38,18 +38,54 @@ pub(super) fn build_packages(
         .iter()
         .flat_map(|p| p.sources.iter().copied())
         .collect();
+    // Every type a written file's fields name must be among the chunk's files (its own and what
+    // they import): protoc and protox refuse files that name types they do not have, but a
+    // request made otherwise may not, prost-build then panics, and the pool holds no fields.
+    let (mut defined, mut named) = (HashSet::new(), HashMap::new());
     let requests = files
         .iter()
         .map(|&index| {
             let file = &descriptors.files[index];
-            let proto = if written.contains(&index) {
+            let own = written.contains(&index);
+            let proto = if own {
                 descriptors.decode(index)?
             } else {
-                graph_only(descriptors.decode_without_comments(index)?)
+                descriptors.decode_without_comments(index)?
             };
+            let scope = match proto.package() {
+                "" => String::new(),
+                package => format!(".{package}"),
+            };
+            defined.extend(
+                proto
+                    .enum_type
+                    .iter()
+                    .map(|e| format!("{scope}.{}", e.name())),
+            );
+            for message in &proto.message_type {
+                message_types(
+                    &file.name,
+                    &scope,
+                    message,
+                    &mut defined,
+                    own.then_some(&mut named),
+                );
+            }
+            let proto = if own { proto } else { graph_only(proto) };
             Ok((Module::from_protobuf_package_name(&file.package), proto))
         })
         .collect::<Result<Vec<_>, Error>>()?;
+    let mut missing: Vec<(&String, &String)> = named
+        .iter()
+        .filter(|(type_name, _)| !defined.contains(*type_name))
+        .collect();
+    missing.sort();
+    if let Some((type_name, field)) = missing.first() {
+        return Err(Error::Descriptors(format!(
+            "{field} has type `{type_name}`, which is not in the request"
+        )));
+    }
+    drop((defined, named));
     let (mut messages, services) = run_prost_build(requests, options)?;
     let mut services_by_module: HashMap<Module, Vec<prost_build::Service>> = HashMap::new();
     for service in services {
@@ -68,6 +104,41 @@ pub(super) fn build_packages(
             services: services_by_module.remove(&plan.module).unwrap_or_default(),
         })
         .collect())
+}
+
+/// Adds the full names (`.package.Outer.Inner`) of `message`, its nested messages and their enums
+/// to `defined`, and, when `named` is given, the types their fields name, each with the first
+/// field that names it (`file`: `package.Message.field`).
+fn message_types(
+    file: &str,
+    scope: &str,
+    message: &prost_types::DescriptorProto,
+    defined: &mut HashSet<String>,
+    mut named: Option<&mut HashMap<String, String>>,
+) {
+    let name = format!("{scope}.{}", message.name());
+    defined.extend(
+        message
+            .enum_type
+            .iter()
+            .map(|e| format!("{name}.{}", e.name())),
+    );
+    if let Some(named) = named.as_deref_mut() {
+        for field in &message.field {
+            if let Some(type_name) = &field.type_name
+                && !named.contains_key(type_name)
+            {
+                named.insert(
+                    type_name.clone(),
+                    format!("`{file}`: field `{}.{}`", &name[1..], field.name()),
+                );
+            }
+        }
+    }
+    for nested in &message.nested_type {
+        message_types(file, &name, nested, defined, named.as_deref_mut());
+    }
+    defined.insert(name);
 }
 
 /// What prost-build needs of a file a chunk imports but does not write: only its message graph.
