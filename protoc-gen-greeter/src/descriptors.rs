@@ -94,8 +94,11 @@ impl Descriptors {
     /// reads: no comments (prost-build hands those over), and messages without their fields,
     /// except in the files that declare extensions and the files those import, which custom
     /// options are read through. On googleapis that is a third less memory at the plugin's peak
-    /// than the whole files (BENCHMARKS.md). Built on the first call; a call while another thread
-    /// builds it waits for that one.
+    /// than the whole files (BENCHMARKS.md). Elsewhere a message's `fields()` are empty, map
+    /// entries included (`is_map_entry()` holds, but `map_entry_key_field()` would panic): read
+    /// fields from the files, not from here. Since the pool checks no fields, duplicate JSON names
+    /// and the like in proto2 files are left to protoc, which accepts them with a warning. Built
+    /// on the first call; a call while another thread builds it waits for that one.
     pub fn pool(&self) -> Result<&DescriptorPool, Error> {
         self.pool
             .get_or_init(|| pool_of_names(&self.files))

@@ -145,7 +145,8 @@ fn message_types(
 /// prost-build boxes a message field when the field's type leads back to the message, and derives
 /// `Copy` or `Eq` for a message when every message it holds, directly or not, allows it; imported
 /// messages matter only through that. So each message keeps its fields that hold a message (the
-/// graph's edges, with their names, which `boxed` paths match) and, of the others, the first that
+/// graph's edges, with their names, which `boxed` paths match; single groups too, which box like
+/// messages and rule out both derives) and, of the others, the first that
 /// does not allow `Copy` and the first that does not allow `Eq`; enums, services, extensions and
 /// oneofs go. The code prost-build writes for such a file is thrown away; what it writes for the
 /// chunk's own files is the same as with the whole file (`cmp` of whole runs, BENCHMARKS.md), and
