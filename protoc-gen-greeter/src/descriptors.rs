@@ -252,30 +252,28 @@ fn pool_of_names(files: &[InputFile]) -> Result<DescriptorPool, String> {
 
 /// Whether the encoded file declares an extension, at its top level or in a message.
 fn declares_extensions(file: &[u8]) -> Result<bool, prost::DecodeError> {
-    fn in_message(message: &[u8]) -> Result<bool, prost::DecodeError> {
+    /// Whether `encoded` (a file or a message: its extension and message fields given) or one of
+    /// its messages, however deep, declares an extension.
+    fn declares(
+        encoded: &[u8],
+        extension_field: u32,
+        message_field: u32,
+    ) -> Result<bool, prost::DecodeError> {
         let mut found = false;
-        let mut nested = Vec::new();
-        each_field(message, |tag, encoded| match tag {
-            MESSAGE_EXTENSION_FIELD => found = true,
-            MESSAGE_NESTED_TYPE_FIELD => nested.push(field_value(encoded)),
-            _ => {}
+        let mut messages = Vec::new();
+        each_field(encoded, |tag, field| {
+            if tag == extension_field {
+                found = true;
+            } else if tag == message_field {
+                messages.push(field_value(field));
+            }
         })?;
-        for message in nested {
-            found = found || in_message(message)?;
+        for message in messages {
+            found = found || declares(message, MESSAGE_EXTENSION_FIELD, MESSAGE_NESTED_TYPE_FIELD)?;
         }
         Ok(found)
     }
-    let mut found = false;
-    let mut messages = Vec::new();
-    each_field(file, |tag, encoded| match tag {
-        FILE_EXTENSION_FIELD => found = true,
-        FILE_MESSAGE_TYPE_FIELD => messages.push(field_value(encoded)),
-        _ => {}
-    })?;
-    for message in messages {
-        found = found || in_message(message)?;
-    }
-    Ok(found)
+    declares(file, FILE_EXTENSION_FIELD, FILE_MESSAGE_TYPE_FIELD)
 }
 
 /// Copies the encoded file into `out` without its source info and with each message (nested ones
