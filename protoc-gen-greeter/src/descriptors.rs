@@ -279,33 +279,46 @@ fn declares_extensions(file: &[u8]) -> Result<bool, prost::DecodeError> {
 /// Copies the encoded file into `out` without its source info and with each message (nested ones
 /// too) reduced to its name, nested messages and enums and options.
 fn file_of_names(file: &[u8], out: &mut Vec<u8>) -> Result<(), prost::DecodeError> {
-    fn message_of_names(message: &[u8], out: &mut Vec<u8>) -> Result<(), prost::DecodeError> {
+    /// Copies `encoded` (a file or a message) into `out` without the fields `dropped`, each of
+    /// its messages (field `message_field`) reduced in turn.
+    fn reduced(
+        encoded: &[u8],
+        dropped: &[u32],
+        message_field: u32,
+        out: &mut Vec<u8>,
+    ) -> Result<(), prost::DecodeError> {
         let mut result = Ok(());
-        each_field(message, |tag, encoded| match tag {
-            MESSAGE_FIELD_FIELD
-            | MESSAGE_ONEOF_DECL_FIELD
-            | MESSAGE_RESERVED_RANGE_FIELD
-            | MESSAGE_RESERVED_NAME_FIELD => {}
-            MESSAGE_NESTED_TYPE_FIELD if result.is_ok() => {
-                result = length_delimited(MESSAGE_NESTED_TYPE_FIELD, out, |out| {
-                    message_of_names(field_value(encoded), out)
-                });
+        each_field(encoded, |tag, field| {
+            if tag == message_field {
+                if result.is_ok() {
+                    result = length_delimited(message_field, out, |out| {
+                        reduced(
+                            field_value(field),
+                            MESSAGE_DROPPED,
+                            MESSAGE_NESTED_TYPE_FIELD,
+                            out,
+                        )
+                    });
+                }
+            } else if !dropped.contains(&tag) {
+                out.extend_from_slice(field);
             }
-            _ => out.extend_from_slice(encoded),
         })?;
         result
     }
-    let mut result = Ok(());
-    each_field(file, |tag, encoded| match tag {
-        SOURCE_CODE_INFO_FIELD => {}
-        FILE_MESSAGE_TYPE_FIELD if result.is_ok() => {
-            result = length_delimited(FILE_MESSAGE_TYPE_FIELD, out, |out| {
-                message_of_names(field_value(encoded), out)
-            });
-        }
-        _ => out.extend_from_slice(encoded),
-    })?;
-    result
+    /// What a message loses.
+    const MESSAGE_DROPPED: &[u32] = &[
+        MESSAGE_FIELD_FIELD,
+        MESSAGE_ONEOF_DECL_FIELD,
+        MESSAGE_RESERVED_RANGE_FIELD,
+        MESSAGE_RESERVED_NAME_FIELD,
+    ];
+    reduced(
+        file,
+        &[SOURCE_CODE_INFO_FIELD],
+        FILE_MESSAGE_TYPE_FIELD,
+        out,
+    )
 }
 
 /// Appends field `tag` to `out` with the value `write` appends: written in place, then moved up

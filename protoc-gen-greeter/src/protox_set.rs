@@ -40,13 +40,12 @@ const UNINTERPRETED_OPTION: i32 = 999;
 /// Compiles `protos` and everything they import into an encoded `FileDescriptorSet`, imports and
 /// source info included, as `protox::Compiler` with both options set writes it.
 pub(crate) fn compile(protos: &[&Path], includes: &[&Path]) -> Result<Vec<u8>, protox::Error> {
-    match compile_apart(protos, includes) {
-        Some(set) => {
-            give_back_freed_memory();
-            Ok(set)
-        }
-        None => compile_whole(protos, includes),
-    }
+    let set = match compile_apart(protos, includes) {
+        Some(set) => set,
+        None => compile_whole(protos, includes)?,
+    };
+    give_back_freed_memory();
+    Ok(set)
 }
 
 /// Returns to the system what the compile freed (protox's pool, the parsed files): glibc keeps

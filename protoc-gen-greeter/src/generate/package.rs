@@ -75,12 +75,11 @@ pub(super) fn build_packages(
             Ok((Module::from_protobuf_package_name(&file.package), proto))
         })
         .collect::<Result<Vec<_>, Error>>()?;
-    let mut missing: Vec<(&String, &String)> = named
+    let missing = named
         .iter()
         .filter(|(type_name, _)| !defined.contains(*type_name))
-        .collect();
-    missing.sort();
-    if let Some((type_name, field)) = missing.first() {
+        .min();
+    if let Some((type_name, field)) = missing {
         return Err(Error::Descriptors(format!(
             "{field} has type `{type_name}`, which is not in the request"
         )));
