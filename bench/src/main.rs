@@ -30,6 +30,9 @@ enum Command {
     /// Does what a build script of one generator does, in a process of its own to be measured.
     #[command(hide = true)]
     BuildRsChild(plugin::BuildRsArgs),
+    /// A plugin for protoc that answers at once with a recorded answer, or records one.
+    #[command(hide = true)]
+    AnswerChild(plugin::AnswerArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
         Command::Compile(args) => compile::run(args),
         Command::MeasureChild(args) => return measure::child(args),
         Command::BuildRsChild(args) => plugin::build_rs_child(args),
+        Command::AnswerChild(args) => plugin::answer_child(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

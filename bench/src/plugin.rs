@@ -12,7 +12,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-pub use variants::{BuildRsArgs, build_rs_child};
+pub use variants::{AnswerArgs, BuildRsArgs, answer_child, build_rs_child};
 
 use crate::corpus::{Scale, SizeArgs};
 use corpora::{Corpus, Protoc, Source, bench_dir};
@@ -89,7 +89,11 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("- rounds: {rounds}, order rotated each round; figures are medians");
 
-    let mut variants = vec![Variant::ProtocAlone, Variant::Greeter];
+    let mut variants = vec![
+        Variant::ProtocAlone,
+        Variant::Greeter,
+        Variant::GreeterAnswered,
+    ];
     if tools.peers.is_some() {
         variants.push(Variant::ProstTonic);
     }
@@ -142,6 +146,13 @@ fn run_rounds(
     let mut samples: Vec<(Variant, Vec<Sample>)> =
         variants.iter().map(|&v| (v, Vec::new())).collect();
     let mut failed = vec![false; variants.len()];
+    if let Some(index) = variants.iter().position(|&v| v == Variant::GreeterAnswered) {
+        eprintln!("recording protoc-gen-greeter's answer on {} (untimed)", corpus.name);
+        if let Err(error) = variants::record_answer(corpus, tools, work) {
+            println!("\n**recording greeter's answer failed**, left out: {error}\n");
+            failed[index] = true;
+        }
+    }
     for round in 0..rounds {
         for step in 0..variants.len() {
             let index = (round + step) % variants.len();

@@ -151,6 +151,13 @@ const RATIOS: &[Ratio] = &[
         denominator: (Variant::ProtocAlone, total_wall),
     },
     Ratio {
+        what: "protoc + instant answer of the same output / protoc alone: protoc's own share, \
+               the floor under the ≤ 2 × goal",
+        goal: None,
+        numerator: (Variant::GreeterAnswered, total_wall),
+        denominator: (Variant::ProtocAlone, total_wall),
+    },
+    Ratio {
         what: "greeter plugin peak RSS / larger peer plugin's",
         goal: Some(1.0),
         numerator: (Variant::Greeter, plugin_rss),
@@ -256,6 +263,13 @@ mod tests {
                     ],
                 ),
                 (
+                    Variant::GreeterAnswered,
+                    vec![
+                        sample(130, vec![("greeter", usage(2, 5))]),
+                        sample(150, vec![("greeter", usage(2, 5))]),
+                    ],
+                ),
+                (
                     Variant::ProstTonic,
                     vec![
                         sample(
@@ -278,6 +292,8 @@ mod tests {
         );
         assert!(table.contains("protoc alone wall | 1.700 ×"), "{table}");
         assert!(table.contains("larger peer plugin's | 0.500 ×"), "{table}");
+        // 130/100 and 150/100: protoc's own share with the same output.
+        assert!(table.contains("the floor under the ≤ 2 × goal | 1.400 ×"), "{table}");
         assert!(!table.contains("build.rs"), "{table}");
         assert_eq!(verdict(0.51, 0.5), "missed");
         assert_eq!(verdict(f64::NAN, 0.5), "n/a");

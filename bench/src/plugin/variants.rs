@@ -15,6 +15,10 @@ pub enum Variant {
     ProtocAlone,
     /// `protoc --greeter_out` with default options (messages, servers, clients; formatted).
     Greeter,
+    /// `protoc --greeter_out` with a plugin that answers at once with what protoc-gen-greeter
+    /// answered this corpus (recorded before the rounds): what protoc itself spends on sending
+    /// this request and writing this output, the floor under any plugin that writes it.
+    GreeterAnswered,
     /// `protoc --prost_out --tonic_out` in one run, as users pair them.
     ProstTonic,
     /// `protoc --greeter_out --greeter_opt=messages=false`: services only.
@@ -32,6 +36,7 @@ impl Variant {
         match self {
             Variant::ProtocAlone => "protoc alone (--descriptor_set_out)",
             Variant::Greeter => "protoc + protoc-gen-greeter",
+            Variant::GreeterAnswered => "protoc + an instant plugin answering greeter's output",
             Variant::ProstTonic => "protoc + protoc-gen-prost + protoc-gen-tonic",
             Variant::GreeterServices => "protoc + protoc-gen-greeter messages=false",
             Variant::TonicAlone => "protoc + protoc-gen-tonic no_include",
@@ -44,6 +49,7 @@ impl Variant {
         match self {
             Variant::ProtocAlone => "protoc",
             Variant::Greeter => "greeter",
+            Variant::GreeterAnswered => "greeter-answered",
             Variant::ProstTonic => "prost-tonic",
             Variant::GreeterServices => "greeter-services",
             Variant::TonicAlone => "tonic",
@@ -141,14 +147,20 @@ pub fn run(
                 Variant::Greeter | Variant::GreeterServices => {
                     command.arg(wrap("greeter", &tools.greeter)?);
                     command.arg(out_arg("greeter"));
-                    let mut options: Vec<&str> =
-                        tools.greeter_opt.iter().map(String::as_str).collect();
-                    if variant == Variant::GreeterServices {
-                        options.push("messages=false");
+                    command.args(greeter_opt(tools, variant == Variant::GreeterServices));
+                }
+                Variant::GreeterAnswered => {
+                    let answer = answer_path(work);
+                    if !answer.is_file() {
+                        return Err(io::Error::other(format!(
+                            "no recorded answer at {}",
+                            answer.display()
+                        )));
                     }
-                    if !options.is_empty() {
-                        command.arg(format!("--greeter_opt={}", options.join(",")));
-                    }
+                    let answering = records.join("answer-greeter");
+                    write_answer_script(&answering, &answer, None)?;
+                    command.arg(wrap("greeter", &answering)?);
+                    command.arg(out_arg("greeter"));
                 }
                 Variant::ProstTonic => {
                     let (prost, tonic) = peers()?;
@@ -176,6 +188,98 @@ pub fn run(
         plugins,
         output: output_size(&out)?,
     })
+}
+
+/// The `--greeter_opt` argument of the greeter variants, if any.
+fn greeter_opt(tools: &Tools, services_only: bool) -> Option<String> {
+    let mut options: Vec<&str> = tools.greeter_opt.iter().map(String::as_str).collect();
+    if services_only {
+        options.push("messages=false");
+    }
+    (!options.is_empty()).then(|| format!("--greeter_opt={}", options.join(",")))
+}
+
+/// Where [`record_answer`] keeps protoc-gen-greeter's answer to a corpus.
+fn answer_path(work: &Path) -> PathBuf {
+    work.join("records").join("greeter-answer.pb")
+}
+
+/// Runs protoc + protoc-gen-greeter once on `corpus`, untimed, keeping the plugin's answer (its
+/// `CodeGeneratorResponse`) for [`Variant::GreeterAnswered`].
+pub fn record_answer(corpus: &Corpus, tools: &Tools, work: &Path) -> io::Result<()> {
+    let records = work.join("records");
+    let out = work.join("out").join("greeter-recording");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out)?;
+    let recorder = records.join("record-greeter");
+    write_answer_script(&recorder, &answer_path(work), Some(&tools.greeter))?;
+    let mut command = tools.protoc.command(corpus);
+    command
+        .arg(format!("--plugin=protoc-gen-greeter={}", recorder.display()))
+        .arg(format!("--greeter_out={}", out.display()))
+        .args(greeter_opt(tools, false))
+        .args(&corpus.files);
+    measure::run_logged(&mut command, &work.join("logs"), "greeter-recording")?;
+    std::fs::remove_dir_all(&out)
+}
+
+/// Writes an executable `/bin/sh` script at `path` that execs `greeter-bench answer-child`:
+/// answering with `answer`, or recording what `plugin` answers into it.
+fn write_answer_script(path: &Path, answer: &Path, plugin: Option<&Path>) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let bench = std::env::current_exe()?;
+    let mut script = format!(
+        "#!/bin/sh\nexec '{}' answer-child --answer '{}'",
+        bench.display(),
+        answer.display()
+    );
+    if let Some(plugin) = plugin {
+        script.push_str(&format!(" -- '{}'", plugin.display()));
+    }
+    script.push('\n');
+    std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
+    std::fs::write(path, script)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+}
+
+/// Flags of the hidden `greeter-bench answer-child` subcommand: a plugin for protoc that
+/// answers with a recorded `CodeGeneratorResponse` as soon as it has read the request, or that
+/// records what a real plugin answers.
+#[derive(clap::Args)]
+pub struct AnswerArgs {
+    /// The recorded answer: read to answer with, written when recording.
+    #[arg(long)]
+    answer: PathBuf,
+    /// Record instead: run this plugin on our standard input, pass its answer on and keep it.
+    #[arg(last = true)]
+    plugin: Vec<String>,
+}
+
+/// `answer-child`: answer protoc at once with a recorded answer, or record a plugin's.
+pub fn answer_child(args: AnswerArgs) -> Result<(), Box<dyn std::error::Error>> {
+    use std::io::Write;
+    let answer = match args.plugin.split_first() {
+        None => {
+            io::copy(&mut io::stdin().lock(), &mut io::sink())?;
+            std::fs::read(&args.answer)?
+        }
+        Some((program, rest)) => {
+            let output = Command::new(program)
+                .args(rest)
+                .stdin(std::process::Stdio::inherit())
+                .stderr(std::process::Stdio::inherit())
+                .output()?;
+            if !output.status.success() {
+                return Err(format!("{program} failed: {}", output.status).into());
+            }
+            std::fs::write(&args.answer, &output.stdout)?;
+            output.stdout
+        }
+    };
+    let mut stdout = io::stdout().lock();
+    stdout.write_all(&answer)?;
+    stdout.flush()?;
+    Ok(())
 }
 
 /// The include directories a build script of `tool` passes: protox (ours) brings its own
