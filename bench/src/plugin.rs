@@ -147,7 +147,10 @@ fn run_rounds(
         variants.iter().map(|&v| (v, Vec::new())).collect();
     let mut failed = vec![false; variants.len()];
     if let Some(index) = variants.iter().position(|&v| v == Variant::GreeterAnswered) {
-        eprintln!("recording protoc-gen-greeter's answer on {} (untimed)", corpus.name);
+        eprintln!(
+            "recording protoc-gen-greeter's answer on {} (untimed)",
+            corpus.name
+        );
         if let Err(error) = variants::record_answer(corpus, tools, work) {
             println!("\n**recording greeter's answer failed**, left out: {error}\n");
             failed[index] = true;

@@ -293,7 +293,10 @@ mod tests {
         assert!(table.contains("protoc alone wall | 1.700 ×"), "{table}");
         assert!(table.contains("larger peer plugin's | 0.500 ×"), "{table}");
         // 130/100 and 150/100: protoc's own share with the same output.
-        assert!(table.contains("the floor under the ≤ 2 × goal | 1.400 ×"), "{table}");
+        assert!(
+            table.contains("the floor under the ≤ 2 × goal | 1.400 ×"),
+            "{table}"
+        );
         assert!(!table.contains("build.rs"), "{table}");
         assert_eq!(verdict(0.51, 0.5), "missed");
         assert_eq!(verdict(f64::NAN, 0.5), "n/a");

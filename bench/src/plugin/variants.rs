@@ -215,7 +215,10 @@ pub fn record_answer(corpus: &Corpus, tools: &Tools, work: &Path) -> io::Result<
     write_answer_script(&recorder, &answer_path(work), Some(&tools.greeter))?;
     let mut command = tools.protoc.command(corpus);
     command
-        .arg(format!("--plugin=protoc-gen-greeter={}", recorder.display()))
+        .arg(format!(
+            "--plugin=protoc-gen-greeter={}",
+            recorder.display()
+        ))
         .arg(format!("--greeter_out={}", out.display()))
         .args(greeter_opt(tools, false))
         .args(&corpus.files);
