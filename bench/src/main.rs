@@ -13,6 +13,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// Counts the server thread's allocations in `greeter-bench runtime`; otherwise the system
+/// allocator as it is.
+#[global_allocator]
+static ALLOCATOR: runtime::allocations::Counting = runtime::allocations::Counting;
+
 #[derive(Parser)]
 #[command(version, about)]
 enum Command {

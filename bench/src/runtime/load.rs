@@ -12,6 +12,7 @@ use tonic::metadata::AsciiMetadataValue;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Status};
 
+use super::allocations;
 use super::handlers;
 use super::pb::tonic::HelloRequest;
 use super::pb::tonic::greeter_client::GreeterClient;
@@ -43,6 +44,8 @@ pub struct Window {
     pub server_cpu: Duration,
     /// CPU time of the load generator's thread during the window.
     pub client_cpu: Duration,
+    /// Heap allocations the server thread made during the window.
+    pub server_allocations: u64,
 }
 
 /// The requests every call sends and the replies it must get back.
@@ -243,6 +246,7 @@ pub async fn measure(
         }
     }
     tokio::time::sleep(config.warmup).await;
+    let allocations_start = allocations::server_allocations();
     let (cpu_start, client_start, start) = (server_cpu.now(), client_cpu.now(), Instant::now());
     phase
         .compare_exchange(WARMING, MEASURING, Ordering::Relaxed, Ordering::Relaxed)
@@ -250,6 +254,7 @@ pub async fn measure(
     tokio::time::sleep(config.duration).await;
     phase.store(STOPPED, Ordering::Relaxed);
     let (cpu_end, client_end, end) = (server_cpu.now(), client_cpu.now(), Instant::now());
+    let allocations_end = allocations::server_allocations();
 
     let mut window = Window {
         elapsed: end - start,
@@ -258,6 +263,7 @@ pub async fn measure(
         latencies_us: Vec::new(),
         server_cpu: cpu_end.saturating_sub(cpu_start),
         client_cpu: client_end.saturating_sub(client_start),
+        server_allocations: allocations_end.saturating_sub(allocations_start),
     };
     let joined = tokio::time::timeout(Duration::from_secs(30), async {
         let mut first_error = None;

@@ -7,6 +7,7 @@
 //! comparisons are medians of the round-by-round (paired) ratios, so a round slowed by the
 //! machine slows both sides of its ratio.
 
+pub mod allocations;
 mod floor;
 mod h2load;
 mod handlers;

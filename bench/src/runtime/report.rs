@@ -21,6 +21,8 @@ pub struct Sample {
     pub busy: f64,
     /// Share of the window the load generator's thread was on the CPU.
     pub client_busy: f64,
+    /// Heap allocations of the server thread per call (unary) or message.
+    pub allocations: f64,
 }
 
 impl Sample {
@@ -33,6 +35,7 @@ impl Sample {
             cpu_us: window.server_cpu.as_secs_f64() * 1e6 / window.units as f64,
             busy: window.server_cpu.as_secs_f64() / seconds,
             client_busy: window.client_cpu.as_secs_f64() / seconds,
+            allocations: window.server_allocations as f64 / window.units as f64,
         }
     }
 }
@@ -79,11 +82,11 @@ impl Results {
             let _ = writeln!(out, "### {mode}\n");
             let _ = writeln!(
                 out,
-                "| variant | {unit}/s | p50 µs | p99 µs | server CPU µs/{per} | server busy | client busy | {unit}/s vs (a) | p99 vs (a) | CPU vs (a) | {unit}/s vs (e) |"
+                "| variant | {unit}/s | p50 µs | p99 µs | server CPU µs/{per} | server allocations/{per} | server busy | client busy | {unit}/s vs (a) | p99 vs (a) | CPU vs (a) | {unit}/s vs (e) |"
             );
             let _ = writeln!(
                 out,
-                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
             );
             for &variant in variants {
                 let Some(samples) = self.samples.get(&(mode, variant)) else {
@@ -98,11 +101,12 @@ impl Results {
                 };
                 let _ = writeln!(
                     out,
-                    "| {variant} | {:.0} | {:.0} | {:.0} | {:.2} | {:.0}% | {:.0}% | {} | {} | {} | {} |",
+                    "| {variant} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} | {:.0}% | {:.0}% | {} | {} | {} | {} |",
                     med(|s| s.throughput),
                     med(|s| s.p50_us),
                     med(|s| s.p99_us),
                     med(|s| s.cpu_us),
+                    med(|s| s.allocations),
                     med(|s| s.busy) * 100.0,
                     med(|s| s.client_busy) * 100.0,
                     ratio(Variant::Tonic, |s: &Sample| s.throughput),
@@ -200,6 +204,7 @@ mod tests {
             cpu_us: 1e6 / throughput,
             busy: 1.0,
             client_busy: 0.5,
+            allocations: 10.0,
         }
     }
 

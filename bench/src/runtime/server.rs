@@ -96,6 +96,7 @@ impl Servers {
                         pin(0, cpu)?;
                     }
                     let clock = CpuClock::of_current_thread()?;
+                    super::allocations::count_server_thread();
                     let runtime = tokio::runtime::Builder::new_current_thread()
                         .enable_all()
                         .build()?;

@@ -18,7 +18,7 @@ use tonic::codegen::{Body, Bytes, GrpcMethod, StdError, http};
 use tonic::{Request, Response, Status};
 use tonic_prost::ProstCodec;
 
-use super::intercept::{InterceptCodec, single, stream};
+use super::intercept::{InterceptCodec, ok_status, single, stream};
 use super::observed::Observed;
 use super::server::ServedMessage;
 use super::size_limit::SizeLimits;
@@ -298,7 +298,7 @@ impl<T: Transport> ClientCore<T> {
         // A response stream ends later, in the response body; any other call has ended here.
         match &result {
             Err(status) => hooks.on_end(status),
-            Ok(_) if !method.kind().is_server_streaming() => hooks.on_end(&Status::ok("")),
+            Ok(_) if !method.kind().is_server_streaming() => hooks.on_end(ok_status()),
             Ok(_) => {}
         }
         result

@@ -270,14 +270,20 @@ fn complete_trailers(
     }
 }
 
+/// An OK status with no message or metadata, made once: what the end hooks of most calls see,
+/// without the two allocations of a new `Status`.
+pub(crate) fn ok_status() -> &'static Status {
+    static OK: LazyLock<Status> = LazyLock::new(|| Status::new(Code::Ok, ""));
+    &OK
+}
+
 /// The status the final trailers send. Most calls end with `grpc-status: 0` alone: one OK
 /// status made once serves them all, without the copy of the trailers `Status::from_header_map`
 /// makes for the status's metadata.
-fn final_status(trailers: &HeaderMap) -> Cow<'static, Status> {
-    static OK: LazyLock<Status> = LazyLock::new(|| Status::new(Code::Ok, ""));
+pub(crate) fn final_status(trailers: &HeaderMap) -> Cow<'static, Status> {
     match trailers.get(&GRPC_STATUS) {
         Some(code) if trailers.len() == 1 => match Code::from_bytes(code.as_bytes()) {
-            Code::Ok => Cow::Borrowed(&*OK),
+            Code::Ok => Cow::Borrowed(ok_status()),
             code => Cow::Owned(Status::new(code, "")),
         },
         _ => Cow::Owned(
@@ -353,9 +359,13 @@ impl ServerBody {
 impl Drop for ServerBody {
     fn drop(&mut self) {
         // Dropped before its trailers were sent: the client went away, or the connection did.
-        self.end_hooks(&Status::cancelled(
-            "the call ended before its response was sent",
-        ));
+        // The status only when the hooks have not run yet: every body is dropped, most after
+        // their trailers went out, and a `Status` costs two allocations.
+        if self.hooks.is_some() {
+            self.end_hooks(&Status::cancelled(
+                "the call ended before its response was sent",
+            ));
+        }
     }
 }
 

@@ -13,9 +13,11 @@ use tonic::client::GrpcService;
 use tonic::codegen::{Body, Bytes, Service, StdError, http};
 use tonic::metadata::MetadataMap;
 
+use super::intercept::final_status;
 use super::size_limit::{ResponseFraming, SizeLimits, is_size_error, to_resource_exhausted};
 use crate::interceptor::{Deadline, Hooks};
 use crate::status::sanitize_status;
+use crate::wire::GRPC_STATUS;
 
 /// The channel of a generated client, watching every call: it repairs a final status tonic
 /// would misread or panic on ([`sanitize_status`]); it ends a call RESOURCE_EXHAUSTED when a
@@ -143,7 +145,7 @@ where
         }
         // A trailers-only response carries the final status in its head; the generated
         // client's call ends with it (or tries again), not the body.
-        if Status::from_header_map(response.headers()).is_some()
+        if response.headers().contains_key(&GRPC_STATUS)
             && let Some(hooks) = hooks.take()
         {
             *hooks.context.trailers() = MetadataMap::from_headers(response.headers().clone());
@@ -209,9 +211,11 @@ fn observe(
         sanitize_status(trailers);
         if let Some(hooks) = hooks.take() {
             *hooks.context.trailers() = MetadataMap::from_headers(trailers.clone());
-            let status = Status::from_header_map(trailers)
-                .unwrap_or_else(|| Status::internal("the response trailers carry no grpc-status"));
-            end_stream(&hooks, &status);
+            // Read only for a response stream's end hooks: any other call ends in the
+            // generated client's method, which reads the status tonic makes.
+            if hooks.context.method().kind().is_server_streaming() {
+                end_stream(&hooks, &final_status(trailers));
+            }
         }
     }
     frame

@@ -89,7 +89,9 @@ where
         Box::pin(async move {
             let (inner, handler) = parts
                 .ok_or_else(|| Status::internal(format!("`{}` was called twice", method.path())))?;
-            let Some(around) = around else {
+            // No interceptor wraps this call: the chain's per-message and end hooks run in the
+            // codec and the response body, and the handler runs as it would without them.
+            let Some(around) = around.filter(|around| !around.hooks.chain.around.is_empty()) else {
                 return handler(inner, request).await;
             };
             let mut exchange = ServerExchange {
