@@ -560,6 +560,71 @@ async fn an_interceptor_that_does_not_wrap_the_call_keeps_its_hooks_and_is_skipp
     assert_eq!(client_side.0.take(), (3, 3, 1));
 }
 
+/// Wraps only the calls of one method (`CallInterceptor::wraps`), counting the calls its
+/// `call` ran for.
+struct WrapsOne {
+    method: &'static str,
+    ran: AtomicUsize,
+}
+
+impl WrapsOne {
+    fn new(method: &'static str) -> Self {
+        Self {
+            method,
+            ran: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl CallInterceptor for WrapsOne {
+    fn call<'a>(&'a self, call: &'a mut Call<'_>, next: Next<'a>) -> InterceptFuture<'a> {
+        self.ran.fetch_add(1, Ordering::SeqCst);
+        next.forward(call)
+    }
+
+    fn wraps(&self, context: &CallContext) -> bool {
+        context.method().method() == self.method
+    }
+}
+
+#[tokio::test]
+async fn a_server_runs_the_chain_only_for_calls_an_interceptor_wraps() {
+    let say_hello = Arc::new(WrapsOne::new("SayHello"));
+    let bidi = Arc::new(WrapsOne::new("BidiHello"));
+    let hooks = Arc::new(HooksOnly::default());
+    let chain = Interceptors::new()
+        .with_shared_call(say_hello.clone())
+        .with_shared_call(hooks.clone())
+        .with_shared_call(bidi.clone());
+    let addr = serve(GreeterServer::new(Counted::default()).with_interceptors(chain)).await;
+    let mut greeter = client(addr, Interceptors::new()).await;
+
+    // One interceptor wraps SayHello: the chain runs, every `call` in it (the other's forwards).
+    greeter.say_hello(hello("ann")).await.unwrap();
+    assert_eq!(say_hello.ran.swap(0, Ordering::SeqCst), 1);
+    assert_eq!(bidi.ran.swap(0, Ordering::SeqCst), 1);
+    assert_eq!(hooks.0.take(), (1, 1, 1), "received, sent, ended");
+
+    // None wraps LotsOfGreetings: the handler runs without the chain; the hooks still run.
+    let reply = greeter.lots_of_greetings(names(3)).await.unwrap();
+    assert_eq!(reply.into_inner().reply, "3 names, last 2");
+    assert_eq!(say_hello.ran.swap(0, Ordering::SeqCst), 0);
+    assert_eq!(bidi.ran.swap(0, Ordering::SeqCst), 0);
+    assert_eq!(hooks.0.take(), (3, 1, 1));
+
+    let replies = greeter
+        .bidi_hello(names(2))
+        .await
+        .unwrap()
+        .into_inner()
+        .collect::<Vec<_>>()
+        .await;
+    assert_eq!(replies.len(), 2);
+    assert_eq!(say_hello.ran.swap(0, Ordering::SeqCst), 1);
+    assert_eq!(bidi.ran.swap(0, Ordering::SeqCst), 1);
+    assert_eq!(hooks.0.take(), (2, 2, 1));
+}
+
 /// Adds a trailer and a header through the call context, on every call.
 struct StampTrailers;
 

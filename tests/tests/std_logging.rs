@@ -335,4 +335,10 @@ async fn payloads_are_logged_only_when_asked_and_cut_at_the_limit() {
         assert_eq!(found.count(), count, "{payload} in {log}");
     }
     assert!(!log.contains("tail-past-the-limit"), "{log}");
+    // Logging alone wraps the server's calls while its span is enabled: the request metadata
+    // it records there is on every call's end.
+    for mode in MODES {
+        let line = the_end(&log, "server", method_name(mode));
+        assert!(line.contains("client-os: [redacted]"), "{line}");
+    }
 }

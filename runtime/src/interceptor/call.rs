@@ -462,6 +462,16 @@ pub trait CallInterceptor: Send + Sync + 'static {
         true
     }
 
+    /// Whether [`call`](Self::call) does anything on this call, for an interceptor that wraps
+    /// calls ([`wraps_call`](Self::wraps_call)) but not every one: a server asks each such
+    /// interceptor before the call chain runs, and when none wraps the call it runs the handler
+    /// without passing through the chain (no boxed future for the rest of the call, no
+    /// exchange); the per-message and end hooks run as before. Returning `true` when `call`
+    /// would only forward is always correct, and the default. A client does not ask.
+    fn wraps(&self, _context: &CallContext) -> bool {
+        true
+    }
+
     /// Sees each message the call receives (server: requests; client: responses), before the
     /// handler or the caller does. `Err` ends the call with that status.
     fn on_receive(

@@ -103,6 +103,10 @@ impl<I: CallInterceptor> CallInterceptor for Selected<I> {
         self.inner.wraps_call()
     }
 
+    fn wraps(&self, context: &CallContext) -> bool {
+        self.selector.selects(Some(context.method())) && self.inner.wraps(context)
+    }
+
     fn on_receive(
         &self,
         context: &CallContext,

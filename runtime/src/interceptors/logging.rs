@@ -265,6 +265,12 @@ impl Logging {
 }
 
 impl CallInterceptor for Logging {
+    /// Only when the call's span is enabled: with it disabled `call` has nothing to record or
+    /// instrument. The span made here is kept in the call's extensions for `call` to find.
+    fn wraps(&self, context: &CallContext) -> bool {
+        !self.span(context).is_disabled()
+    }
+
     fn call<'a>(&'a self, call: &'a mut Call<'_>, next: Next<'a>) -> InterceptFuture<'a> {
         let span = self.span(call.context());
         if self.request_metadata
