@@ -181,14 +181,22 @@ pub fn read_record(path: &Path) -> io::Result<Usage> {
 /// Writes an executable `/bin/sh` script at `path` that execs `greeter-bench measure-child`
 /// around `program`, for protoc's `--plugin=protoc-gen-NAME=path`.
 pub fn write_wrapper(path: &Path, record: &Path, program: &Path) -> io::Result<()> {
+    let (record, program) = (record.display(), program.display());
+    write_bench_script(
+        path,
+        &format!("measure-child --out '{record}' -- '{program}'"),
+    )
+}
+
+/// Writes an executable `/bin/sh` script at `path` that execs this `greeter-bench` with
+/// `arguments` (quoted as the shell reads them).
+pub fn write_bench_script(path: &Path, arguments: &str) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let bench = std::env::current_exe()?;
-    let script = format!(
-        "#!/bin/sh\nexec '{}' measure-child --out '{}' -- '{}'\n",
-        bench.display(),
-        record.display(),
-        program.display()
-    );
+    let script = format!("#!/bin/sh\nexec '{}' {arguments}\n", bench.display());
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
     std::fs::write(path, script)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
 }

@@ -229,20 +229,11 @@ pub fn record_answer(corpus: &Corpus, tools: &Tools, work: &Path) -> io::Result<
 /// Writes an executable `/bin/sh` script at `path` that execs `greeter-bench answer-child`:
 /// answering with `answer`, or recording what `plugin` answers into it.
 fn write_answer_script(path: &Path, answer: &Path, plugin: Option<&Path>) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let bench = std::env::current_exe()?;
-    let mut script = format!(
-        "#!/bin/sh\nexec '{}' answer-child --answer '{}'",
-        bench.display(),
-        answer.display()
-    );
+    let mut arguments = format!("answer-child --answer '{}'", answer.display());
     if let Some(plugin) = plugin {
-        script.push_str(&format!(" -- '{}'", plugin.display()));
+        arguments.push_str(&format!(" -- '{}'", plugin.display()));
     }
-    script.push('\n');
-    std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
-    std::fs::write(path, script)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+    measure::write_bench_script(path, &arguments)
 }
 
 /// Flags of the hidden `greeter-bench answer-child` subcommand: a plugin for protoc that
