@@ -625,6 +625,27 @@ async fn a_server_runs_the_chain_only_for_calls_an_interceptor_wraps() {
     assert_eq!(hooks.0.take(), (2, 2, 1));
 }
 
+#[tokio::test]
+async fn a_client_runs_the_chain_only_for_calls_an_interceptor_wraps() {
+    let say_hello = Arc::new(WrapsOne::new("SayHello"));
+    let hooks = Arc::new(HooksOnly::default());
+    let chain = Interceptors::new()
+        .with_shared_call(hooks.clone())
+        .with_shared_call(say_hello.clone());
+    let addr = serve(GreeterServer::new(Counted::default())).await;
+    let mut greeter = client(addr, chain).await;
+
+    greeter.say_hello(hello("ann")).await.unwrap();
+    assert_eq!(say_hello.ran.swap(0, Ordering::SeqCst), 1);
+    assert_eq!(hooks.0.take(), (1, 1, 1), "received, sent, ended");
+
+    // Not wrapped: sent once without the chain; the hooks still see every message and the end.
+    let reply = greeter.lots_of_greetings(names(3)).await.unwrap();
+    assert_eq!(reply.into_inner().reply, "3 names, last 2");
+    assert_eq!(say_hello.ran.swap(0, Ordering::SeqCst), 0);
+    assert_eq!(hooks.0.take(), (1, 3, 1));
+}
+
 /// Adds a trailer and a header through the call context, on every call.
 struct StampTrailers;
 

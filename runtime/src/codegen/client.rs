@@ -289,11 +289,18 @@ impl<T: Transport> ClientCore<T> {
             deadline,
             payloads,
         };
-        let verdict = Next::new(&hooks.chain.around)
-            .run(&mut Call::new(&hooks.context, &mut exchange))
-            .await
-            // A send hook's own status, not what became of it on the wire.
-            .map_err(|status| hooks.context.take_send_failure().unwrap_or(status));
+        // No interceptor wraps this call: one attempt, without passing through the chain.
+        let wrapped = hooks.chain.around.iter().any(|i| i.wraps(&hooks.context));
+        let verdict = match wrapped {
+            true => {
+                Next::new(&hooks.chain.around)
+                    .run(&mut Call::new(&hooks.context, &mut exchange))
+                    .await
+            }
+            false => exchange.exchange().await,
+        }
+        // A send hook's own status, not what became of it on the wire.
+        .map_err(|status| hooks.context.take_send_failure().unwrap_or(status));
         let result = exchange.payloads.finish(verdict);
         // A response stream ends later, in the response body; any other call has ended here.
         match &result {
@@ -450,24 +457,35 @@ where
     }
 
     fn invoke(&mut self) -> InterceptFuture<'_> {
-        Box::pin(async move {
-            let mut request = self.payloads.take_request()?;
-            if let Some(at) = self.deadline {
-                // Each attempt tells the server the time left now, not when the call began.
-                let left = encode_grpc_timeout(at.saturating_duration_since(Instant::now()));
-                if let Ok(left) = left.parse() {
-                    request.metadata_mut().insert("grpc-timeout", left);
-                }
+        Box::pin(self.exchange())
+    }
+}
+
+impl<T, Q, P, C> ClientExchange<'_, T, Q, P, C>
+where
+    T: Transport,
+    Q: Send + 'static,
+    P: Send + 'static,
+    C: Clone + Send,
+{
+    /// One attempt: sends the request and keeps the response.
+    async fn exchange(&mut self) -> Result<(), Status> {
+        let mut request = self.payloads.take_request()?;
+        if let Some(at) = self.deadline {
+            // Each attempt tells the server the time left now, not when the call began.
+            let left = encode_grpc_timeout(at.saturating_duration_since(Instant::now()));
+            if let Ok(left) = left.parse() {
+                request.metadata_mut().insert("grpc-timeout", left);
             }
-            let (grpc, send) = (&mut *self.grpc, self.send);
-            let (path, codec) = (self.path.clone(), self.codec.clone());
-            let response = within(self.deadline, async move {
-                ready(grpc).await?;
-                send(grpc, request, path, codec).await
-            })
-            .await?;
-            self.payloads.response = Some(response);
-            Ok(())
+        }
+        let (grpc, send) = (&mut *self.grpc, self.send);
+        let (path, codec) = (self.path.clone(), self.codec.clone());
+        let response = within(self.deadline, async move {
+            ready(grpc).await?;
+            send(grpc, request, path, codec).await
         })
+        .await?;
+        self.payloads.response = Some(response);
+        Ok(())
     }
 }

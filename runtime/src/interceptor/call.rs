@@ -464,13 +464,13 @@ pub trait CallInterceptor: Send + Sync + 'static {
 
     /// Whether [`call`](Self::call) does anything on this call, for an interceptor that wraps
     /// calls ([`wraps_call`](Self::wraps_call)) but not every one. Before the call chain runs,
-    /// a server asks the interceptors that wrap calls, in order, until one says it wraps this
-    /// call; when none does it runs the handler without passing through the chain (no boxed
-    /// future for the rest of the call, no exchange), and the per-message and end hooks run as
-    /// before. When one does, every `call` of the chain runs, this one's too (it then forwards).
-    /// So `wraps` may not be asked at all, and nothing may depend on it having run. Returning
-    /// `true` when `call` would only forward is always correct, and the default. A client does
-    /// not ask.
+    /// the server or client asks the interceptors that wrap calls, in order, until one says it
+    /// wraps this call; when none does, the handler runs (server) or the request is sent once
+    /// (client) without passing through the chain (no boxed future for the rest of the call),
+    /// and the per-message and end hooks run as before. When one does, every `call` of the
+    /// chain runs, this one's too (it then forwards). So `wraps` may not be asked at all, and
+    /// nothing may depend on it having run. Returning `true` when `call` would only forward is
+    /// always correct, and the default.
     fn wraps(&self, _context: &CallContext) -> bool {
         true
     }
