@@ -298,9 +298,9 @@ impl<T: Transport> ClientCore<T> {
                     .await
             }
             false => exchange.exchange().await,
-        }
+        };
         // A send hook's own status, not what became of it on the wire.
-        .map_err(|status| hooks.context.take_send_failure().unwrap_or(status));
+        let verdict = verdict.map_err(|status| hooks.context.take_send_failure().unwrap_or(status));
         let result = exchange.payloads.finish(verdict);
         // A response stream ends later, in the response body; any other call has ended here.
         match &result {
