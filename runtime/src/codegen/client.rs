@@ -290,8 +290,7 @@ impl<T: Transport> ClientCore<T> {
             payloads,
         };
         // No interceptor wraps this call: one attempt, without passing through the chain.
-        let wrapped = hooks.chain.around.iter().any(|i| i.wraps(&hooks.context));
-        let verdict = match wrapped {
+        let verdict = match hooks.wrapped() {
             true => {
                 Next::new(&hooks.chain.around)
                     .run(&mut Call::new(&hooks.context, &mut exchange))

@@ -214,7 +214,7 @@ fn observe(
             // Read only for a response stream's end hooks: any other call ends in the
             // generated client's method, which reads the status tonic makes.
             if hooks.context.method().kind().is_server_streaming() {
-                end_stream(&hooks, &final_status(trailers));
+                hooks.on_end(&final_status(trailers));
             }
         }
     }

@@ -91,10 +91,7 @@ where
                 .ok_or_else(|| Status::internal(format!("`{}` was called twice", method.path())))?;
             // No interceptor wraps this call: the chain's per-message and end hooks run in the
             // codec and the response body, and the handler runs as it would without them.
-            let Some(around) = around.filter(|around| {
-                let context = &around.hooks.context;
-                around.hooks.chain.around.iter().any(|i| i.wraps(context))
-            }) else {
+            let Some(around) = around.filter(|around| around.hooks.wrapped()) else {
                 return handler(inner, request).await;
             };
             let mut exchange = ServerExchange {

@@ -183,6 +183,12 @@ impl Hooks {
         }
     }
 
+    /// Whether an interceptor of the chain wraps this call ([`CallInterceptor::wraps`], asked in
+    /// order until one does): when none does, the rest of the call runs without the chain.
+    pub(crate) fn wrapped(&self) -> bool {
+        self.chain.around.iter().any(|i| i.wraps(&self.context))
+    }
+
     /// Runs `hook` over the chain in the order a message travelling `inward` meets it: inward
     /// (toward the handler on a server, away from the caller on a client) the outermost
     /// interceptor comes first; outward the innermost does.
